@@ -1,0 +1,1 @@
+"""Benchmark tools: a synthetic province generator and a hand-written baseline grader."""

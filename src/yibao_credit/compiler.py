@@ -1,0 +1,848 @@
+"""Compile a validated pack into fast, checked evaluation functions — once, at load time.
+
+Every name in every expression is resolved against a typed scope, every reference (window,
+fact, grade label, parameter, event kind) is checked, and problems are collected with their
+line in the pack. Each ruleset is then turned into one generated Python function that computes
+all of its facts, exclusions and criteria for a subject in a single call, reading events from a
+per-subject index by kind. The generated source is kept (``CompiledRuleset.source``) so a
+reviewer can read exactly what runs.
+"""
+
+from __future__ import annotations
+
+import ast
+import datetime as dt
+import itertools
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from .errors import Location, PackError, Problem
+from .expressions import (
+    FUNCTION_IMPLS,
+    PERIOD_RE_TEXT,
+    Expr,
+    TypeInfo,
+    kind_constraint,
+    node_to_python,
+    parse_expr,
+    peek_kinds,
+)
+from .intervals import IntInterval, int_overlaps
+from .pack_schema import (
+    ClauseRef,
+    CriteriaGrading,
+    PackModel,
+    Provenance,
+    Rollup,
+    Ruleset,
+    Text,
+    Window,
+)
+from .records import (
+    CORE_EVENT_KINDS,
+    EVENT_FIELDS,
+    SUBJECT_FIELDS,
+    AttributeSpec,
+    Event,
+    EventKind,
+    Subject,
+)
+from .sourcemap import PathKey, YamlDocument
+
+STATUS_CHOICES = frozenset({"graded", "excluded"})
+
+
+@dataclass(frozen=True)
+class StepSpec:
+    """The fixed part of a trace step: what it is, where it comes from, what it reads."""
+
+    id: str
+    kind: str  # window, fact, exclusion, criterion, grade, rollup
+    title: Text
+    clause: str | None
+    provisional: str | None = None
+    note: str | None = None
+    expr: str | None = None
+    reads: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class CompiledFact:
+    name: str
+    op: str
+    window: str | None
+    slot: int
+    evidence_slot: int | None
+    step: StepSpec
+
+
+@dataclass(frozen=True)
+class CompiledCheck:
+    """An exclusion or a criterion: a condition with its slot in the values tuple."""
+
+    id: str
+    slot: int
+    step: StepSpec
+
+
+@dataclass(frozen=True)
+class CompiledRule:
+    grade: str
+    mode: str  # any | all
+    criteria: tuple[CompiledCheck, ...]
+    step: StepSpec
+
+
+@dataclass(frozen=True)
+class CompiledCap:
+    interval: IntInterval
+    cap: str
+    step: StepSpec
+
+
+@dataclass(frozen=True)
+class CompiledRollup:
+    id: str
+    head: str
+    step: StepSpec
+    members: Callable[[dt.date, Mapping[str, Any]], Callable[[Subject], bool]]
+    counts: Callable[
+        [dt.date, Mapping[str, Any]], Callable[[Subject, str | None, str, str | None], bool]
+    ]
+    caps: tuple[CompiledCap, ...]
+    members_expr: str
+    counts_expr: str
+
+
+@dataclass(frozen=True)
+class CompiledMeasure:
+    id: str
+    title: Text
+    params: Mapping[str, Any]
+    step: StepSpec
+
+
+@dataclass(eq=False)
+class CompiledRuleset:
+    """One subject type's rules, ready to run."""
+
+    id: str
+    title: Text
+    type: str
+    categories: frozenset[str] | None
+    required: tuple[str, ...]
+    windows: tuple[str, ...]
+    facts: tuple[CompiledFact, ...]
+    exclusions: tuple[CompiledCheck, ...]
+    rules: tuple[CompiledRule, ...]
+    default: StepSpec
+    default_grade: str
+    grades: tuple[str, ...]
+    grade_titles: Mapping[str, Text]
+    rollups: tuple[CompiledRollup, ...]
+    measures: Mapping[str, tuple[CompiledMeasure, ...]]
+    kinds_read: frozenset[str] | None
+    """Event kinds any rule reads; None when some rule reads events of every kind."""
+    source: str
+    make: Callable[..., Callable[[Subject, Mapping[str, list[Event]], list[Event]], tuple[Any, ...]]]
+    param_names: tuple[str, ...]
+    slots: int = 0
+    rank: Mapping[str, int] = field(default_factory=dict)
+    fact_slots: Mapping[str, int] = field(default_factory=dict)
+    evidence_slots: Mapping[str, int] = field(default_factory=dict)
+
+    def applies(self, subject: Subject) -> bool:
+        if subject.type != self.type:
+            return False
+        return self.categories is None or subject.category in self.categories
+
+
+class StepFailed(Exception):
+    """Raised by generated code: which step failed, so the error can name its clause."""
+
+    def __init__(self, index: int) -> None:
+        super().__init__(index)
+        self.index = index
+
+
+def _sx(subject: Subject, name: str) -> Any:
+    extra = subject.__pydantic_extra__
+    return extra.get(name) if extra else None
+
+
+def _x(event: Event, name: str) -> Any:
+    extra = event.__pydantic_extra__
+    return extra.get(name) if extra else None
+
+
+def _merge(by_kind: Mapping[str, list[Event]], kinds: Sequence[str]) -> list[Event]:
+    """Events of several kinds in (date, id) order, so evidence lists stay deterministic."""
+    out = list(itertools.chain.from_iterable(by_kind.get(k, ()) for k in kinds))
+    out.sort(key=_event_key)
+    return out
+
+
+def _event_key(e: Event) -> tuple[dt.date, str]:
+    return (e.date, e.id)
+
+
+RUNTIME: dict[str, Any] = {
+    "__builtins__": {"len": len, "bool": bool, "sum": sum, "max": max, "min": min},
+    "_sx": _sx,
+    "_x": _x,
+    "_merge": _merge,
+    "_StepFailed": StepFailed,
+    **FUNCTION_IMPLS,
+}
+
+
+class PackCompiler:
+    """Checks a validated PackModel against itself and produces compiled rulesets."""
+
+    def __init__(self, model: PackModel, doc: YamlDocument) -> None:
+        self.model = model
+        self.doc = doc
+        self.problems: list[Problem] = []
+        self.sources = {s.id: s for s in model.pack.sources}
+        self.primary = model.pack.sources[0]
+        self.kinds: dict[str, EventKind] = dict(CORE_EVENT_KINDS)
+        for name, decl in model.event_kinds.items():
+            if name in CORE_EVENT_KINDS:
+                self.error(("event_kinds", name), f"{name!r} is a core event kind already")
+                continue
+            self.kinds[name] = EventKind(
+                name,
+                {
+                    a: AttributeSpec(d.type, d.required, d.default,
+                                     tuple(d.choices) if d.choices else None)
+                    for a, d in decl.attributes.items()
+                },
+                decl.title.zh,
+                decl.title.en or decl.title.zh,
+            )
+        self.param_types: dict[str, TypeInfo] = {}
+        for name, param in model.parameters.items():
+            kind = "str" if param.type == "period" else param.type
+            self.param_types[name] = TypeInfo(kind)
+        self.subject_fields: dict[str, str] = dict(SUBJECT_FIELDS)
+        for name, decl in model.subject_attributes.items():
+            if name in SUBJECT_FIELDS:
+                self.error(("subject_attributes", name), f"{name!r} is a contract field already")
+            self.subject_fields[name] = decl.type
+        self._check_params()
+        self._check_windows()
+
+    # -- problems --------------------------------------------------------------------------
+    def error(self, path: PathKey, message: str, code: str = "pack.invalid") -> None:
+        self.problems.append(Problem(code, message, self.doc.locate(path)))
+
+    def loc(self, path: PathKey) -> Location:
+        return self.doc.locate(path)
+
+    # -- provenance ------------------------------------------------------------------------
+    def cite(self, clause: str | ClauseRef | None, path: PathKey) -> str | None:
+        if clause is None:
+            return None
+        if isinstance(clause, ClauseRef):
+            source = self.sources.get(clause.source)
+            if source is None:
+                known = ", ".join(self.sources)
+                self.error((*path, "clause", "source"),
+                           f"unknown source {clause.source!r}; the pack lists: {known}")
+                return clause.ref
+            return f"{source.number} {clause.ref}"
+        return f"{self.primary.number} {clause}"
+
+    def step(
+        self, id: str, kind: str, title: Text, prov: Provenance | None, path: PathKey,
+        expr: Expr | None = None, clause: str | ClauseRef | None = None,
+        note: str | None = None,
+    ) -> StepSpec:
+        return StepSpec(
+            id=id,
+            kind=kind,
+            title=title,
+            clause=self.cite(prov.clause if prov else clause, path),
+            provisional=prov.provisional if prov else None,
+            note=(prov.note if prov else None) or note,
+            expr=expr.text if expr else None,
+            reads=expr.names if expr else (),
+        )
+
+    # -- parameters and windows ------------------------------------------------------------
+    def _check_params(self) -> None:
+        for name, param in self.model.parameters.items():
+            for since, entry in param.values.items():
+                path: PathKey = ("parameters", name, "values", since, "value")
+                if not _value_fits(param.type, entry.value):
+                    self.error(path, f"value {entry.value!r} is not a {param.type}")
+
+    def _check_windows(self) -> None:
+        for name, window in self.model.windows.items():
+            if window.type == "rolling" and window.length is not None:
+                if not _is_period(window.length):
+                    param = self.model.parameters.get(window.length)
+                    if param is None or param.type != "period":
+                        self.error(
+                            ("windows", name, "length"),
+                            f"{window.length!r} is neither a period (1y, 6m, 30d) "
+                            "nor a parameter of type period",
+                        )
+            if window.type == "since" and window.field is not None:
+                if self.subject_fields.get(window.field) != "date":
+                    self.error(("windows", name, "field"),
+                               f"{window.field!r} is not a date field of the subject")
+
+    # -- scopes ----------------------------------------------------------------------------
+    def event_scope(self, kinds: frozenset[str] | None) -> dict[str, TypeInfo]:
+        scope: dict[str, TypeInfo] = {
+            n: TypeInfo(t) for n, t in EVENT_FIELDS.items()
+        }
+        scope["kind"] = TypeInfo("str", choices=frozenset(self.kinds))
+        chosen = [self.kinds[k] for k in sorted(kinds)] if kinds else list(self.kinds.values())
+        attrs: dict[str, list[AttributeSpec]] = {}
+        for kind in chosen:
+            for name, spec in kind.attributes.items():
+                attrs.setdefault(name, []).append(spec)
+        for name, specs in attrs.items():
+            types = {s.type for s in specs}
+            present = kinds is not None and len(specs) == len(chosen) and all(
+                s.required or s.default is not None for s in specs
+            )
+            choices: set[str] | None = set()
+            for s in specs:
+                if s.choices is None or choices is None:
+                    choices = None
+                else:
+                    choices |= set(s.choices)
+            scope[name] = TypeInfo(
+                types.pop() if len(types) == 1 else "number",
+                optional=not present,
+                choices=frozenset(choices) if choices else None,
+            )
+        scope.update(self.param_types)
+        scope["as_of"] = TypeInfo("date")
+        return scope
+
+    def subject_scope(self, required: Iterable[str]) -> dict[str, TypeInfo]:
+        req = set(required) | {"id", "type"}
+        scope = {
+            n: TypeInfo(t, optional=n not in req) for n, t in self.subject_fields.items()
+        }
+        scope.update(self.param_types)
+        scope["as_of"] = TypeInfo("date")
+        return scope
+
+    # -- rulesets --------------------------------------------------------------------------
+    def compile(self) -> dict[str, CompiledRuleset]:
+        out: dict[str, CompiledRuleset] = {}
+        for rid, ruleset in self.model.rulesets.items():
+            compiled = self._ruleset(rid, ruleset, ("rulesets", rid))
+            if compiled is not None:
+                out[rid] = compiled
+        self._check_overlapping_rulesets()
+        if self.problems:
+            raise PackError(self.problems)
+        return out
+
+    def _check_overlapping_rulesets(self) -> None:
+        seen: dict[tuple[str, str | None], str] = {}
+        for rid, rs in self.model.rulesets.items():
+            cats: list[str | None] = list(rs.applies_to.categories or [None])
+            for cat in cats:
+                for (t, c), other in seen.items():
+                    if t == rs.applies_to.type and (c is None or cat is None or c == cat):
+                        self.error(("rulesets", rid, "applies_to"),
+                                   f"ruleset {rid!r} overlaps ruleset {other!r}: a subject "
+                                   "must be graded by exactly one ruleset")
+                seen[(rs.applies_to.type, cat)] = rid
+
+    def _ruleset(self, rid: str, rs: Ruleset, path: PathKey) -> CompiledRuleset | None:
+        before = len(self.problems)
+        for name in rs.required:
+            if name not in self.subject_fields:
+                self.error((*path, "required"), f"{name!r} is not a subject field")
+        scope = self.subject_scope(rs.required)
+        for fname in rs.facts:
+            if fname in scope:
+                self.error((*path, "facts", fname),
+                           f"fact {fname!r} has the name of a subject field or parameter")
+        windows_used: list[str] = []
+        slot = itertools.count()
+        # Facts: resolve types in dependency order.
+        fact_exprs: dict[str, tuple[Expr | None, frozenset[str] | None, ast.expr | None]] = {}
+        fact_types: dict[str, TypeInfo] = {}
+        order = self._fact_order(rs, path)
+        for fname in order:
+            fact = rs.facts[fname]
+            fpath = (*path, "facts", fname)
+            if fact.op == "compute":
+                assert fact.expr is not None
+                fscope = {**scope, **fact_types}
+                try:
+                    e = parse_expr(fact.expr, fscope, self.loc((*fpath, "expr")), expect=None,
+                                   scope_name=f"fact {fname}")
+                except PackError as exc:
+                    self.problems.extend(exc.problems)
+                    fact_types[fname] = TypeInfo("number")
+                    continue
+                fact_types[fname] = e.type
+                fact_exprs[fname] = (e, None, None)
+                continue
+            window = fact.window
+            assert window is not None
+            if window not in self.model.windows:
+                self.error((*fpath, "window"), f"unknown window {window!r}; the pack defines: "
+                           f"{', '.join(self.model.windows) or 'none'}")
+            elif self.model.windows[window].type == "since":
+                wfield = self.model.windows[window].field
+                if wfield not in rs.required and wfield not in ("id", "type"):
+                    self.error((*fpath, "window"),
+                               f"window {window!r} starts at {wfield!r}: list it under "
+                               f"{'.'.join(str(p) for p in path)}.required")
+            if window not in windows_used:
+                windows_used.append(window)
+            kinds = peek_kinds(fact.where) if fact.where else None
+            if kinds is not None:
+                unknown = sorted(kinds - set(self.kinds))
+                if unknown:
+                    self.error((*fpath, "where"), f"unknown event kind {unknown[0]!r}; known: "
+                               f"{', '.join(sorted(self.kinds))}")
+                    continue
+            escope = self.event_scope(kinds)
+            expr: Expr | None = None
+            residual: ast.expr | None = None
+            if fact.where:
+                try:
+                    expr = parse_expr(fact.where, escope, self.loc((*fpath, "where")),
+                                      scope_name=f"the filter of fact {fname}")
+                except PackError as exc:
+                    self.problems.extend(exc.problems)
+                    continue
+                kinds, residual = kind_constraint(expr)
+            if fact.of is not None:
+                info = escope.get(fact.of)
+                if info is None or fact.of in ("kind", "id", "subject_id"):
+                    self.error((*fpath, "of"), f"{fact.of!r} is not an attribute of these events")
+                    continue
+                if fact.op == "sum" and info.type not in ("int", "number"):
+                    self.error((*fpath, "of"), f"cannot sum {fact.of!r}: it is {info.type}")
+                    continue
+                ftype = TypeInfo(
+                    "number" if fact.op == "sum" else info.type,
+                    optional=fact.op in ("max", "min"),
+                )
+            else:
+                ftype = TypeInfo("int" if fact.op == "count" else "bool")
+            fact_types[fname] = ftype
+            fact_exprs[fname] = (expr, kinds, residual)
+        full_scope = {**scope, **fact_types}
+        # Slots: fact values, then evidence lists, then exclusions, then criteria.
+        facts: list[CompiledFact] = []
+        for fname in order:
+            if fname not in fact_exprs:
+                continue
+            fact = rs.facts[fname]
+            e = fact_exprs[fname][0]
+            facts.append(
+                CompiledFact(
+                    fname, fact.op, fact.window, next(slot), None,
+                    self.step(f"fact.{fname}", "fact", fact.title, fact,
+                              (*path, "facts", fname), e),
+                )
+            )
+        facts = [
+            CompiledFact(f.name, f.op, f.window, f.slot,
+                         next(slot) if f.op != "compute" else None, f.step)
+            for f in facts
+        ]
+        exclusions: list[CompiledCheck] = []
+        exclusion_exprs: list[Expr] = []
+        seen_ids: set[str] = set()
+        for i, ex in enumerate(rs.exclusions):
+            epath = (*path, "exclusions", i)
+            if ex.id in seen_ids:
+                self.error((*epath, "id"), f"duplicate exclusion id {ex.id!r}")
+            seen_ids.add(ex.id)
+            try:
+                e = parse_expr(ex.when, full_scope, self.loc((*epath, "when")),
+                               scope_name=f"exclusion {ex.id}")
+            except PackError as exc:
+                self.problems.extend(exc.problems)
+                continue
+            exclusions.append(CompiledCheck(ex.id, next(slot),
+                                            self.step(f"exclusion.{ex.id}", "exclusion",
+                                                      ex.title, ex, epath, e)))
+            exclusion_exprs.append(e)
+        grades, rules, criterion_exprs, default = self._grading(
+            rs.grading, full_scope, (*path, "grading"), slot
+        )
+        rollups = tuple(
+            r for r in (
+                self._rollup(ro, rs, (*path, "rollups", i), grades, [x.id for x in exclusions])
+                for i, ro in enumerate(rs.rollups)
+            ) if r is not None
+        )
+        measures: dict[str, list[CompiledMeasure]] = {g: [] for g in grades}
+        for i, m in enumerate(rs.measures):
+            mpath = (*path, "measures", i)
+            for g in m.grades:
+                if g not in measures:
+                    self.error((*mpath, "grades"), f"unknown grade {g!r}; grades are "
+                               f"{', '.join(grades)}")
+                    continue
+                measures[g].append(CompiledMeasure(
+                    m.id, m.title, dict(m.params),
+                    self.step(f"measure.{m.id}", "measure", m.title, m, mpath)))
+        if len(self.problems) > before:
+            return None
+        # Which kinds are read at all (for reporting events no rule uses).
+        kinds_read: set[str] | None = set()
+        for fname, (_e, kinds, _r) in fact_exprs.items():
+            if rs.facts[fname].op == "compute":
+                continue
+            if kinds is None:
+                kinds_read = None
+                break
+            kinds_read |= kinds
+        slots = next(slot)
+        source, param_names = self._generate(
+            rid, rs, facts, fact_exprs, exclusions, exclusion_exprs, rules, criterion_exprs,
+            windows_used, full_scope,
+        )
+        namespace: dict[str, Any] = dict(RUNTIME)
+        code = compile(source, f"<pack {self.model.pack.id} ruleset {rid}>", "exec")
+        exec(code, namespace)  # generated from whitelisted, type-checked expressions only
+        return CompiledRuleset(
+            id=rid,
+            title=rs.title,
+            type=rs.applies_to.type,
+            categories=frozenset(rs.applies_to.categories) if rs.applies_to.categories else None,
+            required=tuple(rs.required),
+            windows=tuple(windows_used),
+            facts=tuple(facts),
+            exclusions=tuple(exclusions),
+            rules=tuple(rules),
+            default=default,
+            default_grade=rs.grading.default.grade,
+            grades=tuple(grades),
+            grade_titles={g.label: g.title for g in rs.grading.grades},
+            rollups=rollups,
+            measures={g: tuple(ms) for g, ms in measures.items()},
+            kinds_read=frozenset(kinds_read) if kinds_read is not None else None,
+            source=source,
+            make=namespace["_make"],
+            param_names=param_names,
+            slots=slots,
+            rank={g: i for i, g in enumerate(grades)},
+            fact_slots={f.name: f.slot for f in facts},
+            evidence_slots={f.name: f.evidence_slot for f in facts
+                            if f.evidence_slot is not None},
+        )
+
+    def _fact_order(self, rs: Ruleset, path: PathKey) -> list[str]:
+        """Facts in dependency order (compute facts after what they read); cycles are errors."""
+        deps: dict[str, set[str]] = {}
+        for name, fact in rs.facts.items():
+            deps[name] = set()
+            if fact.op == "compute" and fact.expr:
+                try:
+                    tree = ast.parse(fact.expr.strip(), mode="eval")
+                except SyntaxError:
+                    continue
+                deps[name] = {
+                    n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and n.id in rs.facts
+                }
+        order: list[str] = []
+        state: dict[str, int] = {}
+
+        def visit(n: str, trail: list[str]) -> None:
+            if state.get(n) == 2:
+                return
+            if state.get(n) == 1:
+                cycle = " → ".join([*trail[trail.index(n):], n])
+                self.error((*path, "facts", n), f"facts depend on each other in a cycle: {cycle}")
+                return
+            state[n] = 1
+            for d in sorted(deps[n]):
+                visit(d, [*trail, n])
+            state[n] = 2
+            order.append(n)
+
+        for name in rs.facts:
+            visit(name, [])
+        return order
+
+    def _grading(
+        self, grading: CriteriaGrading, scope: Mapping[str, TypeInfo], path: PathKey,
+        slot: Iterable[int],
+    ) -> tuple[list[str], list[CompiledRule], list[Expr], StepSpec]:
+        counter = iter(slot)
+        grades = [g.label for g in grading.grades]
+        if len(set(grades)) != len(grades):
+            self.error((*path, "grades"), "grade labels must be unique")
+        rules: list[CompiledRule] = []
+        exprs: list[Expr] = []
+        seen: set[str] = set()
+        for i, rule in enumerate(grading.rules):
+            rpath = (*path, "rules", i)
+            if rule.grade not in grades:
+                self.error((*rpath, "grade"),
+                           f"unknown grade {rule.grade!r}; grades are {', '.join(grades)}")
+            mode = "any" if rule.any is not None else "all"
+            checks: list[CompiledCheck] = []
+            for j, crit in enumerate(rule.criteria):
+                cpath = (*rpath, mode, j)
+                if crit.id in seen:
+                    self.error((*cpath, "id"), f"duplicate criterion id {crit.id!r}")
+                seen.add(crit.id)
+                try:
+                    e = parse_expr(crit.when, scope, self.loc((*cpath, "when")),
+                                   scope_name=f"criterion {crit.id}")
+                except PackError as exc:
+                    self.problems.extend(exc.problems)
+                    continue
+                checks.append(CompiledCheck(
+                    crit.id, next(counter),
+                    self.step(f"criterion.{crit.id}", "criterion", crit.title, crit, cpath, e)))
+                exprs.append(e)
+            title = next((g.title for g in grading.grades if g.label == rule.grade),
+                         Text(zh=rule.grade))
+            rules.append(CompiledRule(
+                rule.grade, mode, tuple(checks),
+                self.step(f"grade.{rule.grade}", "grade", title, None, rpath,
+                          clause=rule.clause, note=rule.note)))
+        default = grading.default
+        if default.grade not in grades:
+            self.error((*path, "default", "grade"),
+                       f"unknown grade {default.grade!r}; grades are {', '.join(grades)}")
+        title = next((g.title for g in grading.grades if g.label == default.grade),
+                     Text(zh=default.grade))
+        default_step = self.step("grade.default", "grade", title, default, (*path, "default"))
+        return grades, rules, exprs, default_step
+
+    def _rollup(
+        self, ro: Rollup, rs: Ruleset, path: PathKey, grades: list[str], exclusion_ids: list[str],
+    ) -> CompiledRollup | None:
+        before = len(self.problems)
+        if self.subject_fields.get(ro.head) != "str":
+            self.error((*path, "head"), f"{ro.head!r} is not a text field of the subject")
+        sscope = self.subject_scope(rs.required)
+        try:
+            members = parse_expr(ro.members, sscope, self.loc((*path, "members")),
+                                 scope_name=f"roll-up {ro.id} members")
+        except PackError as exc:
+            self.problems.extend(exc.problems)
+            members = None
+        rscope = {
+            **sscope,
+            "grade": TypeInfo("str", optional=True, choices=frozenset(grades)),
+            "status": TypeInfo("str", choices=STATUS_CHOICES),
+            "exclusion": TypeInfo("str", optional=True, choices=frozenset(exclusion_ids) or None),
+        }
+        try:
+            counts = parse_expr(ro.counts, rscope, self.loc((*path, "counts")),
+                                scope_name=f"roll-up {ro.id} counts")
+        except PackError as exc:
+            self.problems.extend(exc.problems)
+            counts = None
+        caps: list[CompiledCap] = []
+        intervals = []
+        for i, band in enumerate(ro.caps):
+            if band.cap not in grades:
+                self.error((*path, "caps", i, "cap"),
+                           f"unknown grade {band.cap!r}; grades are {', '.join(grades)}")
+            interval = IntInterval(band.min, band.max, i + 1)
+            intervals.append(interval)
+            caps.append(CompiledCap(interval, band.cap,
+                                    self.step(f"rollup.{ro.id}.{i + 1}", "rollup", ro.title,
+                                              band, (*path, "caps", i))))
+        for message in int_overlaps(intervals):
+            self.error((*path, "caps"), f"roll-up caps: {message}")
+        if members is None or counts is None or len(self.problems) > before:
+            return None
+        return CompiledRollup(
+            id=ro.id,
+            head=ro.head,
+            step=self.step(f"rollup.{ro.id}", "rollup", ro.title, ro, path),
+            members=self._lambda(members, ["s"], {}),
+            counts=self._lambda(counts, ["s", "grade", "status", "exclusion"],
+                                {"grade": "grade", "status": "status", "exclusion": "exclusion"}),
+            caps=tuple(caps),
+            members_expr=members.text,
+            counts_expr=counts.text,
+        )
+
+    # -- code generation -------------------------------------------------------------------
+    def _subject_rename(self, facts: Iterable[str], params: set[str]) -> Callable[[str], str]:
+        fact_names = set(facts)
+
+        def rename(name: str) -> str:
+            if name in fact_names:
+                return f"f_{name}"
+            if name == "as_of":
+                return "AS_OF"
+            if name in self.param_types:
+                params.add(name)
+                return f"p_{name}"
+            return f"s_{name}"
+
+        return rename
+
+    def _event_rename(self, params: set[str]) -> Callable[[str], str]:
+        def rename(name: str) -> str:
+            if name == "as_of":
+                return "AS_OF"
+            if name in self.param_types:
+                params.add(name)
+                return f"p_{name}"
+            if name in Event.model_fields:
+                return f"e.{name}"
+            return f"_x(e, {name!r})"
+
+        return rename
+
+    def _lambda(
+        self, expr: Expr, args: list[str], direct: Mapping[str, str]
+    ) -> Callable[..., Any]:
+        params: set[str] = set()
+        base = self._subject_rename((), params)
+
+        def rename(name: str) -> str:
+            return direct[name] if name in direct else base(name)
+
+        body = expr.to_python(rename)
+        lines = ["def _make(AS_OF, P):"]
+        lines += [f"    p_{p} = P[{p!r}]" for p in sorted(params)]
+        lines.append(f"    def _f({', '.join(args)}):")
+        for name in expr.names:
+            if name not in direct and name != "as_of" and name not in self.param_types:
+                lines.append(f"        s_{name} = {_subject_access(name)}")
+        lines.append(f"        return {body}")
+        lines.append("    return _f")
+        namespace: dict[str, Any] = dict(RUNTIME)
+        exec(compile("\n".join(lines), "<roll-up>", "exec"), namespace)
+        made: Callable[..., Any] = namespace["_make"]
+        return made
+
+    def _generate(
+        self,
+        rid: str,
+        rs: Ruleset,
+        facts: list[CompiledFact],
+        fact_exprs: Mapping[str, tuple[Expr | None, frozenset[str] | None, ast.expr | None]],
+        exclusions: list[CompiledCheck],
+        exclusion_exprs: list[Expr],
+        rules: list[CompiledRule],
+        criterion_exprs: list[Expr],
+        windows: list[str],
+        scope: Mapping[str, TypeInfo],
+    ) -> tuple[str, tuple[str, ...]]:
+        params: set[str] = set()
+        srename = self._subject_rename([f.name for f in facts], params)
+        erename = self._event_rename(params)
+        body: list[str] = []
+        subject_names: set[str] = set()
+        for name in rs.required:
+            subject_names.add(name)
+        values: dict[int, str] = {}
+        step_index = 0
+
+        def guarded(lines: list[str]) -> None:
+            nonlocal step_index
+            body.append("        try:")
+            body.extend("            " + ln for ln in lines)
+            body.append("        except Exception as _exc:")
+            body.append(f"            raise _StepFailed({step_index}) from _exc")
+            step_index += 1
+
+        for wi, wname in enumerate(windows):
+            window: Window = self.model.windows[wname]
+            if window.type == "since":
+                assert window.field is not None
+                subject_names.add(window.field)
+                body.append(f"        w{wi}lo = s_{window.field}")
+        for f in facts:
+            expr, kinds, residual = fact_exprs[f.name]
+            if f.op == "compute":
+                assert expr is not None
+                for n in expr.names:
+                    if n not in fact_exprs and n != "as_of" and n not in self.param_types:
+                        subject_names.add(n)
+                guarded([f"f_{f.name} = ({expr.to_python(srename)})"])
+                values[f.slot] = f"f_{f.name}"
+                continue
+            wi = windows.index(f.window or "")
+            if kinds is None:
+                src = "all_events"
+            elif len(kinds) == 1:
+                src = f"by_kind.get({next(iter(kinds))!r}, ())"
+            else:
+                src = f"_merge(by_kind, {tuple(sorted(kinds))!r})"
+            cond = f"w{wi}lo <= e.date <= w{wi}hi"
+            if residual is not None:
+                cond += f" and ({node_to_python(residual, erename)})"
+            ev = f"ev_{f.name}"
+            lines = [f"{ev} = [e for e in {src} if {cond}]"]
+            of = rs.facts[f.name].of
+            of_access = erename(of) if of else ""
+            if f.op == "count":
+                lines.append(f"f_{f.name} = len({ev})")
+            elif f.op == "exists":
+                lines.append(f"f_{f.name} = bool({ev})")
+            elif f.op == "sum":
+                lines.append(f"f_{f.name} = sum({of_access} for e in {ev})")
+            else:
+                lines.append(f"f_{f.name} = {f.op}(({of_access} for e in {ev}), default=None)")
+            guarded(lines)
+            values[f.slot] = f"f_{f.name}"
+            assert f.evidence_slot is not None
+            values[f.evidence_slot] = ev
+        for check, expr in [*zip(exclusions, exclusion_exprs, strict=True),
+                            *zip([c for r in rules for c in r.criteria], criterion_exprs,
+                                 strict=True)]:
+            for n in expr.names:
+                if scope.get(n) is not None and n not in fact_exprs and n != "as_of" \
+                        and n not in self.param_types:
+                    subject_names.add(n)
+            guarded([f"c{check.slot} = ({expr.to_python(srename)})"])
+            values[check.slot] = f"c{check.slot}"
+        head = ["def _make(AS_OF, W, P):"]
+        for wi, wname in enumerate(windows):
+            if self.model.windows[wname].type == "since":
+                head.append(f"    w{wi}hi = W[{wi}][1]")
+            else:
+                head.append(f"    w{wi}lo, w{wi}hi = W[{wi}]")
+        for p in sorted(params):
+            head.append(f"    p_{p} = P[{p!r}]")
+        head.append("    def _subject(s, by_kind, all_events):")
+        for n in sorted(subject_names):
+            head.append(f"        s_{n} = {_subject_access(n)}")
+        ordered = [values[i] for i in sorted(values)]
+        tail = [f"        return ({', '.join(ordered)},)", "    return _subject", ""]
+        return "\n".join(head + body + tail), tuple(sorted(params))
+
+
+def _subject_access(name: str) -> str:
+    return f"s.{name}" if name in Subject.model_fields else f"_sx(s, {name!r})"
+
+
+def _is_period(text: str) -> bool:
+    import re
+
+    return re.fullmatch(PERIOD_RE_TEXT, text.strip()) is not None
+
+
+def _value_fits(kind: str, value: Any) -> bool:
+    if kind == "period":
+        return isinstance(value, str) and _is_period(value)
+    if kind == "bool":
+        return isinstance(value, bool)
+    if kind == "int":
+        return isinstance(value, int) and not isinstance(value, bool)
+    if kind == "number":
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if kind == "date":
+        return isinstance(value, dt.date)
+    return isinstance(value, str)

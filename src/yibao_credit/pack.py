@@ -1,0 +1,199 @@
+"""Load a policy pack: read the YAML, validate it against the schema, compile it.
+
+``load_policy`` is the one entry point: it returns a ``Policy`` ready to evaluate, or raises
+``PackError`` listing every problem with its file, line, column and path in the pack.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import difflib
+import hashlib
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from . import pack_schema
+from .compiler import CompiledRuleset, PackCompiler
+from .errors import PackError, Problem
+from .pack_schema import PackModel, Provenance
+from .records import CORE_EVENT_KINDS, EventKind, Records, Subject
+from .sourcemap import PathKey, YamlDocument, read_yaml
+
+
+def _all_field_names() -> list[str]:
+    names: set[str] = set()
+    for obj in vars(pack_schema).values():
+        if isinstance(obj, type) and issubclass(obj, BaseModel):
+            for fname, f in obj.model_fields.items():
+                names.add(f.alias or fname)
+    return sorted(names)
+
+
+_FIELD_NAMES = _all_field_names()
+
+
+def _real_path(data: Any, loc: Sequence[str | int]) -> PathKey:
+    """Map a pydantic error location onto keys that exist in the document.
+
+    Pydantic inserts union-member tags (``str``, ``ClauseRef``) into locations; those are not
+    keys of the YAML and are skipped, so the error points at a line the analyst can find.
+    """
+    path: list[str | int] = []
+    node = data
+    for part in loc:
+        if isinstance(node, dict) and isinstance(part, str) and part in node:
+            path.append(part)
+            node = node[part]
+        elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
+            path.append(part)
+            node = node[part]
+        elif isinstance(node, dict) and part == "from_" and "from" in node:
+            path.append("from")
+            node = node["from"]
+        elif isinstance(node, dict) and isinstance(part, str) and not part[:1].isupper() \
+                and part not in ("str", "int", "float", "bool", "list", "dict", "function-after"):
+            path.append(part)  # a missing or unknown key: point at its parent, name it
+            node = None
+    return tuple(path)
+
+
+def schema_problems(exc: ValidationError, doc: YamlDocument) -> list[Problem]:
+    problems: list[Problem] = []
+    seen: set[tuple[PathKey, str]] = set()
+    for err in exc.errors(include_url=False):
+        path = _real_path(doc.data, err["loc"])
+        kind = err["type"]
+        if kind == "extra_forbidden":
+            key = str(path[-1]) if path else "?"
+            close = difflib.get_close_matches(key, _FIELD_NAMES, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            message = f"unknown key {key!r}{hint}"
+            location = doc.locate(path, key=True)
+        elif kind == "missing":
+            message = f"required key {str(path[-1])!r} is missing"
+            location = doc.locate(path[:-1])
+            location = type(location)(location.file, location.line, location.column,
+                                      ".".join(str(p) for p in path))
+        else:
+            message = err["msg"].removeprefix("Value error, ")
+            location = doc.locate(path)
+        if (path, message) in seen:
+            continue
+        seen.add((path, message))
+        problems.append(Problem(f"pack.schema.{kind}", message, location))
+    return problems
+
+
+@dataclass(frozen=True)
+class ProvisionalValue:
+    """A rule or value not set by a published text, with the decision that must confirm it."""
+
+    path: str
+    line: int | None
+    note: str
+
+
+class Policy:
+    """A compiled policy pack: evaluate records against it, list its provisional values."""
+
+    def __init__(self, model: PackModel, doc: YamlDocument, raw: bytes,
+                 rulesets: Mapping[str, CompiledRuleset]) -> None:
+        self.model = model
+        self.doc = doc
+        self.file = doc.file
+        self.sha256 = hashlib.sha256(raw).hexdigest()
+        self.rulesets = dict(rulesets)
+        self.event_kinds: dict[str, EventKind] = _declared_kinds(model)
+
+    @property
+    def id(self) -> str:
+        return self.model.pack.id
+
+    @property
+    def version(self) -> str:
+        return self.model.pack.version
+
+    def ruleset_for(self, subject: Subject) -> CompiledRuleset | None:
+        for rs in self.rulesets.values():
+            if rs.applies(subject):
+                return rs
+        return None
+
+    def provisional(self) -> list[ProvisionalValue]:
+        """Every provisional rule or value, in file order."""
+        out = [
+            ProvisionalValue(".".join(str(p) for p in path), self.doc.locate(path).line, note)
+            for path, note in _walk_provisional(self.model, ())
+        ]
+        return sorted(out, key=lambda p: (p.line or 0, p.path))
+
+    def evaluate(
+        self,
+        subjects: Iterable[Subject | Mapping[str, Any]] | Records,
+        events: Iterable[Any] = (),
+        *,
+        as_of: dt.date,
+    ) -> Any:
+        """Evaluate subjects and their events as of a date; see ``engine.evaluate``."""
+        from .engine import evaluate
+        from .records import records_from_python
+
+        records = subjects if isinstance(subjects, Records) else records_from_python(
+            subjects, events
+        )
+        return evaluate(self, records, as_of)
+
+
+def _declared_kinds(model: PackModel) -> dict[str, EventKind]:
+    from .records import AttributeSpec
+
+    kinds = dict(CORE_EVENT_KINDS)
+    for name, decl in model.event_kinds.items():
+        kinds[name] = EventKind(
+            name,
+            {a: AttributeSpec(d.type, d.required, d.default,
+                              tuple(d.choices) if d.choices else None)
+             for a, d in decl.attributes.items()},
+            decl.title.zh,
+            decl.title.en or decl.title.zh,
+        )
+    return kinds
+
+
+def _walk_provisional(node: Any, path: PathKey) -> Iterator[tuple[PathKey, str]]:
+    if isinstance(node, Provenance) and node.provisional:
+        yield path, node.provisional
+    if isinstance(node, BaseModel):
+        for name in type(node).model_fields:
+            value = getattr(node, name)
+            key = type(node).model_fields[name].alias or name
+            yield from _walk_provisional(value, (*path, key))
+    elif isinstance(node, dict):
+        for k, v in node.items():
+            yield from _walk_provisional(v, (*path, k))
+    elif isinstance(node, list):
+        for i, v in enumerate(node):
+            yield from _walk_provisional(v, (*path, i))
+
+
+def parse_pack(doc: YamlDocument) -> PackModel:
+    """Validate a parsed document against the pack schema, with located errors."""
+    if not isinstance(doc.data, dict):
+        raise PackError(Problem("pack.schema", "a pack is a mapping of sections (pack:, "
+                                "rulesets:, …)", doc.locate(())))
+    try:
+        return PackModel.model_validate(doc.data)
+    except ValidationError as exc:
+        raise PackError(schema_problems(exc, doc)) from None
+
+
+def load_policy(path: str | Path) -> Policy:
+    """Read, validate and compile a pack file; raises PackError with every problem found."""
+    doc, raw = read_yaml(path)
+    model = parse_pack(doc)
+    rulesets = PackCompiler(model, doc).compile()
+    return Policy(model, doc, raw, rulesets)

@@ -1,0 +1,320 @@
+"""The shape of a policy pack, as pydantic models: what an analyst may write, and nothing else.
+
+Unknown keys are rejected (a misspelt ``wehre`` must never be ignored). Each rule and each
+number carries its provenance: a ``clause`` of a source document, or ``provisional`` with the
+local decision that must confirm it. Meaning — names, expressions, grade labels, intervals — is
+checked afterwards by the compiler, which has the whole pack in view.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+Identifier = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
+ValueType = Literal["str", "int", "number", "bool", "date"]
+
+PERIOD_RE = re.compile(r"^(\d+)([ymd])$")
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Text(Strict):
+    """A label in both languages the results are rendered in."""
+
+    zh: str
+    en: str | None = None
+
+    def get(self, lang: str) -> str:
+        return (self.en or self.zh) if lang == "en" else self.zh
+
+
+class ClauseRef(Strict):
+    """A citation of a clause in one of the pack's sources (or another listed document)."""
+
+    source: Identifier
+    ref: str
+
+
+class Provenance(Strict):
+    """Where a rule or number comes from: a published clause, or a provisional decision."""
+
+    clause: str | ClauseRef | None = None
+    provisional: str | None = None
+    note: str | None = None
+
+    @model_validator(mode="after")
+    def _has_provenance(self) -> Provenance:
+        if self.clause is None and self.provisional is None:
+            raise ValueError(
+                "needs 'clause' (the published clause it encodes) or 'provisional' "
+                "(which local decision must confirm it)"
+            )
+        return self
+
+
+class Source(Strict):
+    """A published document the pack encodes."""
+
+    id: Identifier
+    number: str
+    title: str
+    issuer: str
+    date: dt.date | None = None
+    seed: str | None = None
+    url: str | None = None
+    note: str | None = None
+
+
+class Effective(Strict):
+    from_: dt.date = Field(alias="from")
+    to: dt.date | None = None
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Effective:
+        if self.to is not None and self.to < self.from_:
+            raise ValueError("'to' is before 'from'")
+        return self
+
+
+class Jurisdiction(Strict):
+    name: str
+    region: str | None = None
+
+
+class Meta(Strict):
+    id: Identifier
+    name: Text
+    jurisdiction: Jurisdiction
+    version: str
+    effective: Effective
+    sources: list[Source] = Field(min_length=1)
+    description: str | None = None
+
+
+class ParamValue(Provenance):
+    value: Any
+
+
+class Parameter(Strict):
+    """A dated value (OpenFisca style): each value holds from its date until the next one."""
+
+    title: Text | None = None
+    type: ValueType | Literal["period"]
+    values: dict[str, ParamValue] = Field(min_length=1)
+
+    @field_validator("values")
+    @classmethod
+    def _dated(cls, values: dict[str, ParamValue]) -> dict[str, ParamValue]:
+        for key in values:
+            try:
+                dt.date.fromisoformat(key)
+            except ValueError as exc:
+                raise ValueError(f"{key!r} is not a date (YYYY-MM-DD)") from exc
+        return values
+
+
+class AttributeDecl(Strict):
+    type: ValueType
+    required: bool = False
+    default: Any = None
+    choices: list[str] | None = None
+    title: Text | None = None
+
+
+class EventKindDecl(Provenance):
+    """An event kind the pack adds to the core vocabulary."""
+
+    title: Text
+    attributes: dict[Identifier, AttributeDecl] = {}
+
+
+class Window(Provenance):
+    """Which events count: a rolling lookback, a calendar year, or since a subject's date."""
+
+    title: Text
+    type: Literal["rolling", "calendar_year", "since", "all"]
+    length: str | None = None
+    """rolling: a period such as ``1y``, ``6m``, ``30d``, or a parameter name of type period."""
+    offset: int = 0
+    """calendar_year: 0 is the year of as_of, -1 the year before it."""
+    field: Identifier | None = None
+    """since: the subject's date field the window starts on (inclusive)."""
+
+    @model_validator(mode="after")
+    def _shape(self) -> Window:
+        needs = {"rolling": "length", "since": "field"}
+        if self.type in needs and getattr(self, needs[self.type]) is None:
+            raise ValueError(f"a {self.type} window needs '{needs[self.type]}'")
+        if self.type != "rolling" and self.length is not None:
+            raise ValueError("'length' only applies to a rolling window")
+        if self.type != "since" and self.field is not None:
+            raise ValueError("'field' only applies to a since window")
+        if self.type != "calendar_year" and self.offset:
+            raise ValueError("'offset' only applies to a calendar_year window")
+        return self
+
+
+class Fact(Provenance):
+    """A named quantity derived from a subject and its windowed events."""
+
+    title: Text
+    op: Literal["count", "sum", "max", "min", "exists", "compute"]
+    where: str | None = None
+    of: Identifier | None = None
+    window: Identifier | None = None
+    expr: str | None = None
+
+    @model_validator(mode="after")
+    def _shape(self) -> Fact:
+        if self.op == "compute":
+            if self.expr is None:
+                raise ValueError("a compute fact needs 'expr'")
+            if self.where or self.of or self.window:
+                raise ValueError("a compute fact takes only 'expr' (no where/of/window)")
+        else:
+            if self.expr is not None:
+                raise ValueError(f"'expr' is for compute facts; a {self.op} fact uses 'where'")
+            if self.window is None:
+                raise ValueError(f"a {self.op} fact needs 'window'")
+            if self.op in ("sum", "max", "min") and self.of is None:
+                raise ValueError(f"a {self.op} fact needs 'of' (the attribute to {self.op})")
+            if self.op in ("count", "exists") and self.of is not None:
+                raise ValueError(f"'of' does not apply to a {self.op} fact")
+        return self
+
+
+class Exclusion(Provenance):
+    """A case in which a subject is not evaluated this cycle (不参与评测)."""
+
+    id: Identifier
+    title: Text
+    when: str
+
+
+class Criterion(Provenance):
+    id: Identifier
+    title: Text
+    when: str
+
+
+class GradeRule(Strict):
+    """The criteria for one grade: ``any`` (one suffices) or ``all`` (each must hold)."""
+
+    grade: str
+    any: list[Criterion] | None = None
+    all: list[Criterion] | None = None
+    clause: str | ClauseRef | None = None
+    note: str | None = None
+
+    @model_validator(mode="after")
+    def _one_list(self) -> GradeRule:
+        if (self.any is None) == (self.all is None):
+            raise ValueError("give exactly one of 'any' or 'all'")
+        if not (self.any or self.all):
+            raise ValueError("a grade rule needs at least one criterion")
+        return self
+
+    @property
+    def criteria(self) -> list[Criterion]:
+        return self.any if self.any is not None else (self.all or [])
+
+
+class Grade(Strict):
+    label: str
+    title: Text
+
+
+class DefaultGrade(Provenance):
+    grade: str
+
+
+class CriteriaGrading(Strict):
+    """Ordered grades; rules tried in order, the first that matches decides."""
+
+    type: Literal["criteria"]
+    grades: list[Grade] = Field(min_length=2)
+    """Best first: the order roll-up caps and monotonicity checks rely on."""
+    rules: list[GradeRule] = Field(min_length=1)
+    default: DefaultGrade
+
+
+class CapBand(Provenance):
+    """A count interval [min, max] (both inclusive; max open when absent) and its cap."""
+
+    min: int = Field(ge=0)
+    max: int | None = None
+    cap: str
+
+
+class Rollup(Provenance):
+    """A group rule run after the members are graded: it caps the head's grade."""
+
+    id: Identifier
+    title: Text
+    members: str
+    """Which subjects are members (an expression over the subject)."""
+    head: Identifier
+    """The member field naming the head subject's id (e.g. chain_id)."""
+    counts: str
+    """Which graded members count (an expression over ``grade``, ``status`` and the member)."""
+    caps: list[CapBand] = Field(min_length=1)
+
+
+class Measure(Provenance):
+    """What follows from a grade (inspection frequency, publication, …), with parameters."""
+
+    id: Identifier
+    title: Text
+    grades: list[str] = Field(min_length=1)
+    params: dict[Identifier, Any] = {}
+
+
+class AppliesTo(Strict):
+    type: str
+    categories: list[str] | None = None
+
+
+class Ruleset(Strict):
+    """The rules for one type of subject: its facts, exclusions, grading and roll-ups."""
+
+    title: Text
+    applies_to: AppliesTo
+    required: list[Identifier] = []
+    """Subject fields this ruleset cannot do without; a subject lacking one is an input error."""
+    facts: dict[Identifier, Fact] = {}
+    exclusions: list[Exclusion] = []
+    grading: CriteriaGrading
+    rollups: list[Rollup] = []
+    measures: list[Measure] = []
+
+
+class Procedure(Provenance):
+    """A dated step after a result, counted in days or working days from its trigger."""
+
+    id: Identifier
+    title: Text
+    trigger: Identifier
+    days: int = Field(ge=1)
+    unit: Literal["working_days", "days"]
+
+
+class SubjectAttributeDecl(AttributeDecl):
+    pass
+
+
+class PackModel(Strict):
+    """A whole policy pack file."""
+
+    pack: Meta
+    parameters: dict[Identifier, Parameter] = {}
+    subject_attributes: dict[Identifier, SubjectAttributeDecl] = {}
+    event_kinds: dict[Identifier, EventKindDecl] = {}
+    windows: dict[Identifier, Window] = {}
+    rulesets: dict[Identifier, Ruleset] = Field(min_length=1)
+    procedures: list[Procedure] = []

@@ -1,0 +1,149 @@
+"""YAML with positions: every key path of a document mapped to its line and column.
+
+Packs are written by hand, so every later error — an unknown key, an undefined name in an
+expression, a gap between score bands — must point at the line an analyst will edit. The loader
+keeps PyYAML's marks for each node, rejects duplicate keys (which PyYAML would otherwise let
+silently override), and exposes ``locate(path)``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .errors import Location, PackError, Problem
+
+PathKey = tuple[str | int, ...]
+
+
+@dataclass
+class YamlDocument:
+    """A parsed YAML document and the position of each of its nodes."""
+
+    file: str
+    data: Any
+    positions: dict[PathKey, tuple[int, int]]
+    """key path → (line, column), 1-based, of the value (or of the key for mapping entries)."""
+    key_positions: dict[PathKey, tuple[int, int]]
+
+    def locate(self, path: Sequence[str | int], key: bool = False) -> Location:
+        """The closest known position for a path: the deepest prefix that exists."""
+        table = self.key_positions if key else self.positions
+        p = tuple(path)
+        while p:
+            if p in table:
+                line, col = table[p]
+                return Location(self.file, line, col, format_path(path))
+            if p in self.positions:
+                line, col = self.positions[p]
+                return Location(self.file, line, col, format_path(path))
+            p = p[:-1]
+        line, col = self.positions.get((), (1, 1))
+        return Location(self.file, line, col, format_path(path) or None)
+
+
+def format_path(path: Sequence[str | int]) -> str:
+    out = ""
+    for part in path:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += ("." if out else "") + str(part)
+    return out
+
+
+def _walk(
+    node: yaml.Node,
+    path: PathKey,
+    positions: dict[PathKey, tuple[int, int]],
+    key_positions: dict[PathKey, tuple[int, int]],
+    file: str,
+    problems: list[Problem],
+) -> None:
+    positions[path] = (node.start_mark.line + 1, node.start_mark.column + 1)
+    if isinstance(node, yaml.MappingNode):
+        seen: dict[str, int] = {}
+        for key_node, value_node in node.value:
+            key = str(key_node.value)
+            line = key_node.start_mark.line + 1
+            if key in seen:
+                problems.append(
+                    Problem(
+                        "pack.yaml.duplicate-key",
+                        f"duplicate key {key!r} (first on line {seen[key]})",
+                        Location(file, line, key_node.start_mark.column + 1,
+                                 format_path((*path, key))),
+                    )
+                )
+            seen[key] = line
+            child = (*path, key)
+            key_positions[child] = (line, key_node.start_mark.column + 1)
+            _walk(value_node, child, positions, key_positions, file, problems)
+    elif isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            _walk(item, (*path, index), positions, key_positions, file, problems)
+
+
+class _Loader(yaml.SafeLoader):
+    """SafeLoader: no Python object construction from pack files, ever."""
+
+
+def _stringify_keys(data: Any) -> Any:
+    """YAML turns some keys into dates or numbers; packs address everything by text."""
+    if isinstance(data, dict):
+        return {
+            (k if isinstance(k, str) else k.isoformat() if hasattr(k, "isoformat") else str(k)):
+            _stringify_keys(v)
+            for k, v in data.items()
+        }
+    if isinstance(data, list):
+        return [_stringify_keys(v) for v in data]
+    return data
+
+
+def parse_yaml(text: str, file: str) -> YamlDocument:
+    """Parse one YAML document; syntax errors and duplicate keys become located problems."""
+    loader = _Loader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            raise PackError(Problem("pack.yaml.empty", "the file is empty", Location(file, 1, 1)))
+        data = loader.construct_document(node)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark else None
+        col = mark.column + 1 if mark else None
+        what = exc.problem or "invalid YAML"
+        if exc.context:
+            what = f"{exc.context}: {what}"
+        raise PackError(Problem("pack.yaml.syntax", f"YAML syntax error: {what}",
+                                Location(file, line, col))) from exc
+    finally:
+        loader.dispose()
+    positions: dict[PathKey, tuple[int, int]] = {}
+    key_positions: dict[PathKey, tuple[int, int]] = {}
+    problems: list[Problem] = []
+    _walk(node, (), positions, key_positions, file, problems)
+    if problems:
+        raise PackError(problems)
+    return YamlDocument(file, _stringify_keys(data), positions, key_positions)
+
+
+def read_yaml(path: str | Path) -> tuple[YamlDocument, bytes]:
+    """Read and parse a YAML file; returns the document and the raw bytes (for hashing)."""
+    p = Path(path)
+    try:
+        raw = p.read_bytes()
+    except OSError as exc:
+        raise PackError(Problem("pack.file", f"cannot read: {exc.strerror}", Location(str(p)))
+                        ) from exc
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise PackError(Problem("pack.encoding", "the file is not UTF-8", Location(str(p)))
+                        ) from exc
+    return parse_yaml(text, str(p)), raw

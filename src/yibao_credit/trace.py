@@ -1,0 +1,263 @@
+"""The explanation trace: every step that decided a result, with inputs, evidence and clause.
+
+Steps are built from a result only when it is rendered, so evaluation stays fast. The same
+steps render as JSON (for systems, and for archiving with the result) and as readable text in
+Chinese or English (for the institution and the reviewer).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from functools import lru_cache
+from typing import Any
+
+from .compiler import StepSpec
+from .engine import Result
+from .records import Event
+
+WORDS = {
+    "zh": {
+        True: "是", False: "否", "graded": "已评定", "excluded": "不参与评测",
+        "window": "窗口", "fact": "事实", "exclusion": "排除情形", "criterion": "认定标准",
+        "grade": "评定", "rollup": "连锁汇总", "measure": "监管措施", "evidence": "证据",
+        "clause": "依据", "provisional": "暂定(待确认)", "note": "解读", "default": "默认",
+        "policy": "政策包", "as_of": "评测日", "rule": "规则", "matched": "成立的标准",
+        "none": "无", "result": "结果", "measures": "监管措施", "reason": "原因",
+        "subject": "评测对象",
+    },
+    "en": {
+        True: "yes", False: "no", "graded": "graded", "excluded": "excluded",
+        "window": "window", "fact": "fact", "exclusion": "exclusion", "criterion": "criterion",
+        "grade": "grade", "rollup": "roll-up", "measure": "measure", "evidence": "evidence",
+        "clause": "clause", "provisional": "provisional", "note": "reading", "default": "default",
+        "policy": "policy", "as_of": "as of", "rule": "rule", "matched": "criteria met",
+        "none": "none", "result": "result", "measures": "measures", "reason": "reason",
+        "subject": "subject",
+    },
+}
+
+
+def jsonable(value: Any) -> Any:
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+def _name_value(result: Result, name: str) -> Any:
+    values = result.ruleset.fact_slots
+    if name in values:
+        return result.values[values[name]]
+    if name == "as_of":
+        return result.context.as_of
+    params = result.context.params
+    if name in params:
+        return params[name].value
+    return result.subject.attr(name)
+
+
+def _evidence_of(result: Result, names: Iterable[str]) -> list[str]:
+    """The events behind the facts an expression reads, in (date, id) order."""
+    evidence = result.ruleset.evidence_slots
+    seen: dict[str, Event] = {}
+    for name in names:
+        slot = evidence.get(name)
+        if slot is not None:
+            for e in result.values[slot]:
+                seen[e.id] = e
+    return [e.id for e in sorted(seen.values(), key=lambda e: (e.date, e.id))]
+
+
+def _step(spec: StepSpec, lang: str, outcome: Any, inputs: dict[str, Any],
+          evidence: list[str], decisive: bool = False) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "step": spec.id,
+        "title": spec.title.get(lang),
+        "outcome": jsonable(outcome),
+        "inputs": {k: jsonable(v) for k, v in inputs.items()},
+        "evidence": evidence,
+        "clause": spec.clause,
+    }
+    if spec.provisional:
+        out["provisional"] = spec.provisional
+    if decisive:
+        out["decisive"] = True
+    return out
+
+
+def build_trace(result: Result, lang: str = "zh") -> list[dict[str, Any]]:
+    """The steps of one result, in the order they were decided."""
+    rs = result.ruleset
+    policy = result.context.policy
+    steps: list[dict[str, Any]] = []
+    for wname in rs.windows:
+        window = policy.model.windows[wname]
+        bounds = result.context.bounds[wname]
+        start = bounds.start
+        if window.type == "since" and window.field:
+            start = result.subject.attr(window.field)
+        inputs: dict[str, Any] = {"as_of": result.context.as_of, "type": window.type}
+        if window.length:
+            inputs["length"] = window.length
+        if window.field:
+            inputs["field"] = window.field
+        spec = _window_spec(policy, wname)
+        steps.append(_step(spec, lang, {"from": jsonable(start), "to": jsonable(bounds.end)},
+                           inputs, []))
+    for f in rs.facts:
+        if f.op == "compute":
+            inputs = {n: _name_value(result, n) for n in f.step.reads}
+            evidence = _evidence_of(result, f.step.reads)
+        else:
+            inputs = {"window": f.window, "op": f.op}
+            if f.step.expr:
+                inputs["where"] = f.step.expr
+            assert f.evidence_slot is not None
+            evidence = [e.id for e in result.values[f.evidence_slot]]
+        steps.append(_step(f.step, lang, result.values[f.slot], inputs, evidence))
+    for check in rs.exclusions:
+        fired = bool(result.values[check.slot])
+        steps.append(_step(check.step, lang, fired,
+                           {n: _name_value(result, n) for n in check.step.reads},
+                           _evidence_of(result, check.step.reads) if fired else [],
+                           decisive=fired and result.exclusion == check.id))
+        if fired and result.exclusion == check.id:
+            return steps
+    assert result.rule is not None
+    last = result.rule if result.rule >= 0 else len(rs.rules) - 1
+    for rule in rs.rules[: last + 1]:
+        for c in rule.criteria:
+            met = bool(result.values[c.slot])
+            steps.append(_step(c.step, lang, met,
+                               {n: _name_value(result, n) for n in c.step.reads},
+                               _evidence_of(result, c.step.reads) if met else []))
+    if result.rule >= 0:
+        rule = rs.rules[result.rule]
+        matched = [c.id for c in rule.criteria if result.values[c.slot]]
+        steps.append(_step(rule.step, lang, result.own_grade,
+                           {"rule": rule.grade, "mode": rule.mode, "matched": matched}, [],
+                           decisive=not any(o.applied for o in result.rollups)))
+    else:
+        steps.append(_step(rs.default, lang, result.own_grade, {"rule": "default"}, [],
+                           decisive=not any(o.applied for o in result.rollups)))
+    for o in result.rollups:
+        spec = o.band.step if o.band else o.rollup.step
+        inputs = {
+            "counted": len(o.counted),
+            "members": o.rollup.members_expr,
+            "counts": o.rollup.counts_expr,
+            "grade_before": o.before,
+            "band": o.band.interval.describe() if o.band else None,
+            "cap": o.band.cap if o.band else None,
+            "effect": o.reason,
+        }
+        steps.append(_step(spec, lang, o.after, inputs, list(o.counted), decisive=o.applied))
+    return steps
+
+
+@lru_cache(maxsize=256)
+def _window_spec(policy: Any, name: str) -> StepSpec:
+    window = policy.model.windows[name]
+    primary = policy.model.pack.sources[0]
+    clause = window.clause
+    if clause is not None and not isinstance(clause, str):
+        source = next(s for s in policy.model.pack.sources if s.id == clause.source)
+        cited = f"{source.number} {clause.ref}"
+    else:
+        cited = f"{primary.number} {clause}" if clause else None
+    return StepSpec(f"window.{name}", "window", window.title, cited, window.provisional,
+                    window.note)
+
+
+def measures_of(result: Result, lang: str = "zh") -> list[dict[str, Any]]:
+    if result.grade is None:
+        return []
+    return [
+        {
+            "id": m.id,
+            "title": m.title.get(lang),
+            "params": {k: jsonable(v) for k, v in m.params.items()},
+            "clause": m.step.clause,
+            **({"provisional": m.step.provisional} if m.step.provisional else {}),
+        }
+        for m in result.ruleset.measures.get(result.grade, ())
+    ]
+
+
+def _fmt(value: Any, lang: str) -> str:
+    if isinstance(value, bool):
+        return str(WORDS[lang][value])
+    if isinstance(value, dict) and set(value) == {"from", "to"}:
+        return f"{value['from'] or '…'} .. {value['to']}"
+    if value is None:
+        return "—"
+    return str(jsonable(value))
+
+
+def render_text(result: Result, lang: str = "zh", notes: bool = True) -> str:
+    """A readable explanation of one result: each step, its inputs, evidence and clause."""
+    w = WORDS[lang]
+    policy = result.context.policy
+    s = result.subject
+    head = f"{s.id}" + (f"  {s.name}" if s.name else "")
+    if result.status == "graded":
+        title = result.ruleset.grade_titles.get(result.grade or "")
+        verdict = f"{result.grade}" + (f" ({title.get(lang)})" if title else "")
+    else:
+        verdict = f"{w['excluded']}: {result.exclusion}"
+    lines = [
+        f"{head} — {verdict}",
+        f"{w['policy']}: {policy.id} {policy.version} (sha256 {policy.sha256[:12]}…)  "
+        f"{w['as_of']}: {result.context.as_of.isoformat()}  [{result.ruleset.id}]",
+    ]
+    for step in build_trace(result, lang):
+        kind = step["step"].split(".", 1)[0]
+        mark = "➤" if step.get("decisive") else " "
+        outcome = _fmt(step["outcome"], lang)
+        line = f"{mark} {w.get(kind, kind)} {step['title']}: {outcome}"
+        shown = {k: v for k, v in step["inputs"].items()
+                 if kind in ("exclusion", "criterion", "rollup", "grade")
+                 or (kind == "fact" and k not in ("op", "window", "where"))}
+        if shown:
+            line += "  (" + ", ".join(f"{k}={_fmt(v, lang)}" for k, v in shown.items()) + ")"
+        lines.append(line)
+        if step["evidence"]:
+            lines.append(f"      {w['evidence']}: {', '.join(step['evidence'])}")
+        if step["clause"]:
+            lines.append(f"      {w['clause']}: {step['clause']}")
+        if step.get("provisional"):
+            lines.append(f"      {w['provisional']}: {step['provisional']}")
+    measures = measures_of(result, lang)
+    if measures:
+        lines.append(f"{w['measures']}:")
+        for m in measures:
+            params = ", ".join(f"{k}={v}" for k, v in m["params"].items())
+            lines.append(f"  - {m['title']}" + (f" ({params})" if params else "")
+                         + (f"  [{m['clause']}]" if m["clause"] else ""))
+    if notes:
+        readings = _notes(result)
+        if readings:
+            lines.append(f"{w['note']}:")
+            lines.extend(f"  * {n}" for n in readings)
+    return "\n".join(lines)
+
+
+def _notes(result: Result) -> list[str]:
+    """Notes on the pack's readings of the steps shown, so a reader sees each choice made."""
+    rs = result.ruleset
+    specs: list[StepSpec] = [f.step for f in rs.facts] + [c.step for c in rs.exclusions]
+    if result.status == "graded":
+        last = result.rule if result.rule is not None and result.rule >= 0 else len(rs.rules) - 1
+        for rule in rs.rules[: last + 1]:
+            specs += [c.step for c in rule.criteria]
+            specs.append(rule.step)
+        if result.rule == -1:
+            specs.append(rs.default)
+        specs += [o.rollup.step for o in result.rollups]
+    out: list[str] = []
+    for spec in specs:
+        if spec.note and spec.note.strip() not in out:
+            out.append(spec.note.strip())
+    return out
