@@ -1,10 +1,10 @@
 """yibao-credit: medical-insurance credit rules as executable, auditable YAML policy packs.
 
-    import yibao_credit as yc
-    pack = yc.load_policy("policies/zhenjiang.yaml")
-    run = pack.evaluate(subjects, events, as_of=date(2024, 12, 31))
-    for result in run:
-        print(result.subject_id, result.grade)
+import yibao_credit as yc
+pack = yc.load_policy("policies/zhenjiang.yaml")
+run = pack.evaluate(subjects, events, as_of=date(2024, 12, 31))
+for result in run:
+    print(result.subject_id, result.grade)
 """
 
 from .engine import Result, Run, evaluate
@@ -24,8 +24,8 @@ from .trace import build_trace, render_text
 
 __all__ = [
     "CalendarError",
-    "Event",
     "EvaluationError",
+    "Event",
     "Location",
     "PackError",
     "Policy",

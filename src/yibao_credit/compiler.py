@@ -145,11 +145,14 @@ class CompiledRuleset:
     kinds_read: frozenset[str] | None
     """Event kinds any rule reads; None when some rule reads events of every kind."""
     source: str
-    make: Callable[..., Callable[[Subject, Mapping[str, list[Event]], list[Event]], tuple[Any, ...]]]
+    make: Callable[
+        ..., Callable[[Subject, Mapping[str, list[Event]], list[Event]], tuple[Any, ...]]
+    ]
     param_names: tuple[str, ...]
     slots: int = 0
     rank: Mapping[str, int] = field(default_factory=dict)
     fact_slots: Mapping[str, int] = field(default_factory=dict)
+    window_steps: Mapping[str, StepSpec] = field(default_factory=dict)
     evidence_slots: Mapping[str, int] = field(default_factory=dict)
 
     def applies(self, subject: Subject) -> bool:
@@ -197,6 +200,26 @@ RUNTIME: dict[str, Any] = {
 }
 
 
+def declared_kinds(model: PackModel) -> dict[str, EventKind]:
+    """The core event kinds plus those the pack declares, with their typed attributes."""
+    kinds = dict(CORE_EVENT_KINDS)
+    for name, decl in model.event_kinds.items():
+        if name in CORE_EVENT_KINDS:
+            continue
+        kinds[name] = EventKind(
+            name,
+            {
+                a: AttributeSpec(
+                    d.type, d.required, d.default, tuple(d.choices) if d.choices else None
+                )
+                for a, d in decl.attributes.items()
+            },
+            decl.title.zh,
+            decl.title.en or decl.title.zh,
+        )
+    return kinds
+
+
 class PackCompiler:
     """Checks a validated PackModel against itself and produces compiled rulesets."""
 
@@ -206,30 +229,19 @@ class PackCompiler:
         self.problems: list[Problem] = []
         self.sources = {s.id: s for s in model.pack.sources}
         self.primary = model.pack.sources[0]
-        self.kinds: dict[str, EventKind] = dict(CORE_EVENT_KINDS)
-        for name, decl in model.event_kinds.items():
+        self.kinds: dict[str, EventKind] = declared_kinds(model)
+        for name in model.event_kinds:
             if name in CORE_EVENT_KINDS:
                 self.error(("event_kinds", name), f"{name!r} is a core event kind already")
-                continue
-            self.kinds[name] = EventKind(
-                name,
-                {
-                    a: AttributeSpec(d.type, d.required, d.default,
-                                     tuple(d.choices) if d.choices else None)
-                    for a, d in decl.attributes.items()
-                },
-                decl.title.zh,
-                decl.title.en or decl.title.zh,
-            )
         self.param_types: dict[str, TypeInfo] = {}
         for name, param in model.parameters.items():
             kind = "str" if param.type == "period" else param.type
             self.param_types[name] = TypeInfo(kind)
         self.subject_fields: dict[str, str] = dict(SUBJECT_FIELDS)
-        for name, decl in model.subject_attributes.items():
+        for name, attr in model.subject_attributes.items():
             if name in SUBJECT_FIELDS:
                 self.error(("subject_attributes", name), f"{name!r} is a contract field already")
-            self.subject_fields[name] = decl.type
+            self.subject_fields[name] = attr.type
         self._check_params()
         self._check_windows()
 
@@ -248,15 +260,23 @@ class PackCompiler:
             source = self.sources.get(clause.source)
             if source is None:
                 known = ", ".join(self.sources)
-                self.error((*path, "clause", "source"),
-                           f"unknown source {clause.source!r}; the pack lists: {known}")
+                self.error(
+                    (*path, "clause", "source"),
+                    f"unknown source {clause.source!r}; the pack lists: {known}",
+                )
                 return clause.ref
             return f"{source.number} {clause.ref}"
         return f"{self.primary.number} {clause}"
 
     def step(
-        self, id: str, kind: str, title: Text, prov: Provenance | None, path: PathKey,
-        expr: Expr | None = None, clause: str | ClauseRef | None = None,
+        self,
+        id: str,
+        kind: str,
+        title: Text,
+        prov: Provenance | None,
+        path: PathKey,
+        expr: Expr | None = None,
+        clause: str | ClauseRef | None = None,
         note: str | None = None,
     ) -> StepSpec:
         return StepSpec(
@@ -291,14 +311,14 @@ class PackCompiler:
                         )
             if window.type == "since" and window.field is not None:
                 if self.subject_fields.get(window.field) != "date":
-                    self.error(("windows", name, "field"),
-                               f"{window.field!r} is not a date field of the subject")
+                    self.error(
+                        ("windows", name, "field"),
+                        f"{window.field!r} is not a date field of the subject",
+                    )
 
     # -- scopes ----------------------------------------------------------------------------
     def event_scope(self, kinds: frozenset[str] | None) -> dict[str, TypeInfo]:
-        scope: dict[str, TypeInfo] = {
-            n: TypeInfo(t) for n, t in EVENT_FIELDS.items()
-        }
+        scope: dict[str, TypeInfo] = {n: TypeInfo(t) for n, t in EVENT_FIELDS.items()}
         scope["kind"] = TypeInfo("str", choices=frozenset(self.kinds))
         chosen = [self.kinds[k] for k in sorted(kinds)] if kinds else list(self.kinds.values())
         attrs: dict[str, list[AttributeSpec]] = {}
@@ -307,8 +327,10 @@ class PackCompiler:
                 attrs.setdefault(name, []).append(spec)
         for name, specs in attrs.items():
             types = {s.type for s in specs}
-            present = kinds is not None and len(specs) == len(chosen) and all(
-                s.required or s.default is not None for s in specs
+            present = (
+                kinds is not None
+                and len(specs) == len(chosen)
+                and all(s.required or s.default is not None for s in specs)
             )
             choices: set[str] | None = set()
             for s in specs:
@@ -327,9 +349,7 @@ class PackCompiler:
 
     def subject_scope(self, required: Iterable[str]) -> dict[str, TypeInfo]:
         req = set(required) | {"id", "type"}
-        scope = {
-            n: TypeInfo(t, optional=n not in req) for n, t in self.subject_fields.items()
-        }
+        scope = {n: TypeInfo(t, optional=n not in req) for n, t in self.subject_fields.items()}
         scope.update(self.param_types)
         scope["as_of"] = TypeInfo("date")
         return scope
@@ -349,13 +369,15 @@ class PackCompiler:
     def _check_overlapping_rulesets(self) -> None:
         seen: dict[tuple[str, str | None], str] = {}
         for rid, rs in self.model.rulesets.items():
-            cats: list[str | None] = list(rs.applies_to.categories or [None])
+            cats: list[str | None] = list(rs.applies_to.categories or []) or [None]
             for cat in cats:
                 for (t, c), other in seen.items():
                     if t == rs.applies_to.type and (c is None or cat is None or c == cat):
-                        self.error(("rulesets", rid, "applies_to"),
-                                   f"ruleset {rid!r} overlaps ruleset {other!r}: a subject "
-                                   "must be graded by exactly one ruleset")
+                        self.error(
+                            ("rulesets", rid, "applies_to"),
+                            f"ruleset {rid!r} overlaps ruleset {other!r}: a subject "
+                            "must be graded by exactly one ruleset",
+                        )
                 seen[(rs.applies_to.type, cat)] = rid
 
     def _ruleset(self, rid: str, rs: Ruleset, path: PathKey) -> CompiledRuleset | None:
@@ -366,8 +388,10 @@ class PackCompiler:
         scope = self.subject_scope(rs.required)
         for fname in rs.facts:
             if fname in scope:
-                self.error((*path, "facts", fname),
-                           f"fact {fname!r} has the name of a subject field or parameter")
+                self.error(
+                    (*path, "facts", fname),
+                    f"fact {fname!r} has the name of a subject field or parameter",
+                )
         windows_used: list[str] = []
         slot = itertools.count()
         # Facts: resolve types in dependency order.
@@ -381,8 +405,13 @@ class PackCompiler:
                 assert fact.expr is not None
                 fscope = {**scope, **fact_types}
                 try:
-                    e = parse_expr(fact.expr, fscope, self.loc((*fpath, "expr")), expect=None,
-                                   scope_name=f"fact {fname}")
+                    e = parse_expr(
+                        fact.expr,
+                        fscope,
+                        self.loc((*fpath, "expr")),
+                        expect=None,
+                        scope_name=f"fact {fname}",
+                    )
                 except PackError as exc:
                     self.problems.extend(exc.problems)
                     fact_types[fname] = TypeInfo("number")
@@ -393,30 +422,42 @@ class PackCompiler:
             window = fact.window
             assert window is not None
             if window not in self.model.windows:
-                self.error((*fpath, "window"), f"unknown window {window!r}; the pack defines: "
-                           f"{', '.join(self.model.windows) or 'none'}")
+                self.error(
+                    (*fpath, "window"),
+                    f"unknown window {window!r}; the pack defines: "
+                    f"{', '.join(self.model.windows) or 'none'}",
+                )
             elif self.model.windows[window].type == "since":
                 wfield = self.model.windows[window].field
                 if wfield not in rs.required and wfield not in ("id", "type"):
-                    self.error((*fpath, "window"),
-                               f"window {window!r} starts at {wfield!r}: list it under "
-                               f"{'.'.join(str(p) for p in path)}.required")
+                    self.error(
+                        (*fpath, "window"),
+                        f"window {window!r} starts at {wfield!r}: list it under "
+                        f"{'.'.join(str(p) for p in path)}.required",
+                    )
             if window not in windows_used:
                 windows_used.append(window)
             kinds = peek_kinds(fact.where) if fact.where else None
             if kinds is not None:
                 unknown = sorted(kinds - set(self.kinds))
                 if unknown:
-                    self.error((*fpath, "where"), f"unknown event kind {unknown[0]!r}; known: "
-                               f"{', '.join(sorted(self.kinds))}")
+                    self.error(
+                        (*fpath, "where"),
+                        f"unknown event kind {unknown[0]!r}; known: "
+                        f"{', '.join(sorted(self.kinds))}",
+                    )
                     continue
             escope = self.event_scope(kinds)
             expr: Expr | None = None
             residual: ast.expr | None = None
             if fact.where:
                 try:
-                    expr = parse_expr(fact.where, escope, self.loc((*fpath, "where")),
-                                      scope_name=f"the filter of fact {fname}")
+                    expr = parse_expr(
+                        fact.where,
+                        escope,
+                        self.loc((*fpath, "where")),
+                        scope_name=f"the filter of fact {fname}",
+                    )
                 except PackError as exc:
                     self.problems.extend(exc.problems)
                     continue
@@ -444,17 +485,23 @@ class PackCompiler:
             if fname not in fact_exprs:
                 continue
             fact = rs.facts[fname]
-            e = fact_exprs[fname][0]
+            fe = fact_exprs[fname][0]
             facts.append(
                 CompiledFact(
-                    fname, fact.op, fact.window, next(slot), None,
-                    self.step(f"fact.{fname}", "fact", fact.title, fact,
-                              (*path, "facts", fname), e),
+                    fname,
+                    fact.op,
+                    fact.window,
+                    next(slot),
+                    None,
+                    self.step(
+                        f"fact.{fname}", "fact", fact.title, fact, (*path, "facts", fname), fe
+                    ),
                 )
             )
         facts = [
-            CompiledFact(f.name, f.op, f.window, f.slot,
-                         next(slot) if f.op != "compute" else None, f.step)
+            CompiledFact(
+                f.name, f.op, f.window, f.slot, next(slot) if f.op != "compute" else None, f.step
+            )
             for f in facts
         ]
         exclusions: list[CompiledCheck] = []
@@ -466,35 +513,48 @@ class PackCompiler:
                 self.error((*epath, "id"), f"duplicate exclusion id {ex.id!r}")
             seen_ids.add(ex.id)
             try:
-                e = parse_expr(ex.when, full_scope, self.loc((*epath, "when")),
-                               scope_name=f"exclusion {ex.id}")
+                e = parse_expr(
+                    ex.when, full_scope, self.loc((*epath, "when")), scope_name=f"exclusion {ex.id}"
+                )
             except PackError as exc:
                 self.problems.extend(exc.problems)
                 continue
-            exclusions.append(CompiledCheck(ex.id, next(slot),
-                                            self.step(f"exclusion.{ex.id}", "exclusion",
-                                                      ex.title, ex, epath, e)))
+            exclusions.append(
+                CompiledCheck(
+                    ex.id,
+                    next(slot),
+                    self.step(f"exclusion.{ex.id}", "exclusion", ex.title, ex, epath, e),
+                )
+            )
             exclusion_exprs.append(e)
         grades, rules, criterion_exprs, default = self._grading(
             rs.grading, full_scope, (*path, "grading"), slot
         )
         rollups = tuple(
-            r for r in (
+            r
+            for r in (
                 self._rollup(ro, rs, (*path, "rollups", i), grades, [x.id for x in exclusions])
                 for i, ro in enumerate(rs.rollups)
-            ) if r is not None
+            )
+            if r is not None
         )
         measures: dict[str, list[CompiledMeasure]] = {g: [] for g in grades}
         for i, m in enumerate(rs.measures):
             mpath = (*path, "measures", i)
             for g in m.grades:
                 if g not in measures:
-                    self.error((*mpath, "grades"), f"unknown grade {g!r}; grades are "
-                               f"{', '.join(grades)}")
+                    self.error(
+                        (*mpath, "grades"), f"unknown grade {g!r}; grades are {', '.join(grades)}"
+                    )
                     continue
-                measures[g].append(CompiledMeasure(
-                    m.id, m.title, dict(m.params),
-                    self.step(f"measure.{m.id}", "measure", m.title, m, mpath)))
+                measures[g].append(
+                    CompiledMeasure(
+                        m.id,
+                        m.title,
+                        dict(m.params),
+                        self.step(f"measure.{m.id}", "measure", m.title, m, mpath),
+                    )
+                )
         if len(self.problems) > before:
             return None
         # Which kinds are read at all (for reporting events no rule uses).
@@ -502,14 +562,22 @@ class PackCompiler:
         for fname, (_e, kinds, _r) in fact_exprs.items():
             if rs.facts[fname].op == "compute":
                 continue
-            if kinds is None:
+            if kinds is None or kinds_read is None:
                 kinds_read = None
                 break
             kinds_read |= kinds
         slots = next(slot)
         source, param_names = self._generate(
-            rid, rs, facts, fact_exprs, exclusions, exclusion_exprs, rules, criterion_exprs,
-            windows_used, full_scope,
+            rid,
+            rs,
+            facts,
+            fact_exprs,
+            exclusions,
+            exclusion_exprs,
+            rules,
+            criterion_exprs,
+            windows_used,
+            full_scope,
         )
         namespace: dict[str, Any] = dict(RUNTIME)
         code = compile(source, f"<pack {self.model.pack.id} ruleset {rid}>", "exec")
@@ -537,8 +605,17 @@ class PackCompiler:
             slots=slots,
             rank={g: i for i, g in enumerate(grades)},
             fact_slots={f.name: f.slot for f in facts},
-            evidence_slots={f.name: f.evidence_slot for f in facts
-                            if f.evidence_slot is not None},
+            window_steps={
+                w: self.step(
+                    f"window.{w}",
+                    "window",
+                    self.model.windows[w].title,
+                    self.model.windows[w],
+                    ("windows", w),
+                )
+                for w in windows_used
+            },
+            evidence_slots={f.name: f.evidence_slot for f in facts if f.evidence_slot is not None},
         )
 
     def _fact_order(self, rs: Ruleset, path: PathKey) -> list[str]:
@@ -561,7 +638,7 @@ class PackCompiler:
             if state.get(n) == 2:
                 return
             if state.get(n) == 1:
-                cycle = " → ".join([*trail[trail.index(n):], n])
+                cycle = " → ".join([*trail[trail.index(n) :], n])
                 self.error((*path, "facts", n), f"facts depend on each other in a cycle: {cycle}")
                 return
             state[n] = 1
@@ -575,7 +652,10 @@ class PackCompiler:
         return order
 
     def _grading(
-        self, grading: CriteriaGrading, scope: Mapping[str, TypeInfo], path: PathKey,
+        self,
+        grading: CriteriaGrading,
+        scope: Mapping[str, TypeInfo],
+        path: PathKey,
         slot: Iterable[int],
     ) -> tuple[list[str], list[CompiledRule], list[Expr], StepSpec]:
         counter = iter(slot)
@@ -588,8 +668,10 @@ class PackCompiler:
         for i, rule in enumerate(grading.rules):
             rpath = (*path, "rules", i)
             if rule.grade not in grades:
-                self.error((*rpath, "grade"),
-                           f"unknown grade {rule.grade!r}; grades are {', '.join(grades)}")
+                self.error(
+                    (*rpath, "grade"),
+                    f"unknown grade {rule.grade!r}; grades are {', '.join(grades)}",
+                )
             mode = "any" if rule.any is not None else "all"
             checks: list[CompiledCheck] = []
             for j, crit in enumerate(rule.criteria):
@@ -598,40 +680,73 @@ class PackCompiler:
                     self.error((*cpath, "id"), f"duplicate criterion id {crit.id!r}")
                 seen.add(crit.id)
                 try:
-                    e = parse_expr(crit.when, scope, self.loc((*cpath, "when")),
-                                   scope_name=f"criterion {crit.id}")
+                    e = parse_expr(
+                        crit.when,
+                        scope,
+                        self.loc((*cpath, "when")),
+                        scope_name=f"criterion {crit.id}",
+                    )
                 except PackError as exc:
                     self.problems.extend(exc.problems)
                     continue
-                checks.append(CompiledCheck(
-                    crit.id, next(counter),
-                    self.step(f"criterion.{crit.id}", "criterion", crit.title, crit, cpath, e)))
+                checks.append(
+                    CompiledCheck(
+                        crit.id,
+                        next(counter),
+                        self.step(f"criterion.{crit.id}", "criterion", crit.title, crit, cpath, e),
+                    )
+                )
                 exprs.append(e)
-            title = next((g.title for g in grading.grades if g.label == rule.grade),
-                         Text(zh=rule.grade))
-            rules.append(CompiledRule(
-                rule.grade, mode, tuple(checks),
-                self.step(f"grade.{rule.grade}", "grade", title, None, rpath,
-                          clause=rule.clause, note=rule.note)))
+            title = next(
+                (g.title for g in grading.grades if g.label == rule.grade), Text(zh=rule.grade)
+            )
+            rules.append(
+                CompiledRule(
+                    rule.grade,
+                    mode,
+                    tuple(checks),
+                    self.step(
+                        f"grade.{rule.grade}",
+                        "grade",
+                        title,
+                        None,
+                        rpath,
+                        clause=rule.clause,
+                        note=rule.note,
+                    ),
+                )
+            )
         default = grading.default
         if default.grade not in grades:
-            self.error((*path, "default", "grade"),
-                       f"unknown grade {default.grade!r}; grades are {', '.join(grades)}")
-        title = next((g.title for g in grading.grades if g.label == default.grade),
-                     Text(zh=default.grade))
+            self.error(
+                (*path, "default", "grade"),
+                f"unknown grade {default.grade!r}; grades are {', '.join(grades)}",
+            )
+        title = next(
+            (g.title for g in grading.grades if g.label == default.grade), Text(zh=default.grade)
+        )
         default_step = self.step("grade.default", "grade", title, default, (*path, "default"))
         return grades, rules, exprs, default_step
 
     def _rollup(
-        self, ro: Rollup, rs: Ruleset, path: PathKey, grades: list[str], exclusion_ids: list[str],
+        self,
+        ro: Rollup,
+        rs: Ruleset,
+        path: PathKey,
+        grades: list[str],
+        exclusion_ids: list[str],
     ) -> CompiledRollup | None:
         before = len(self.problems)
         if self.subject_fields.get(ro.head) != "str":
             self.error((*path, "head"), f"{ro.head!r} is not a text field of the subject")
         sscope = self.subject_scope(rs.required)
         try:
-            members = parse_expr(ro.members, sscope, self.loc((*path, "members")),
-                                 scope_name=f"roll-up {ro.id} members")
+            members = parse_expr(
+                ro.members,
+                sscope,
+                self.loc((*path, "members")),
+                scope_name=f"roll-up {ro.id} members",
+            )
         except PackError as exc:
             self.problems.extend(exc.problems)
             members = None
@@ -642,8 +757,9 @@ class PackCompiler:
             "exclusion": TypeInfo("str", optional=True, choices=frozenset(exclusion_ids) or None),
         }
         try:
-            counts = parse_expr(ro.counts, rscope, self.loc((*path, "counts")),
-                                scope_name=f"roll-up {ro.id} counts")
+            counts = parse_expr(
+                ro.counts, rscope, self.loc((*path, "counts")), scope_name=f"roll-up {ro.id} counts"
+            )
         except PackError as exc:
             self.problems.extend(exc.problems)
             counts = None
@@ -651,13 +767,21 @@ class PackCompiler:
         intervals = []
         for i, band in enumerate(ro.caps):
             if band.cap not in grades:
-                self.error((*path, "caps", i, "cap"),
-                           f"unknown grade {band.cap!r}; grades are {', '.join(grades)}")
+                self.error(
+                    (*path, "caps", i, "cap"),
+                    f"unknown grade {band.cap!r}; grades are {', '.join(grades)}",
+                )
             interval = IntInterval(band.min, band.max, i + 1)
             intervals.append(interval)
-            caps.append(CompiledCap(interval, band.cap,
-                                    self.step(f"rollup.{ro.id}.{i + 1}", "rollup", ro.title,
-                                              band, (*path, "caps", i))))
+            caps.append(
+                CompiledCap(
+                    interval,
+                    band.cap,
+                    self.step(
+                        f"rollup.{ro.id}.{i + 1}", "rollup", ro.title, band, (*path, "caps", i)
+                    ),
+                )
+            )
         for message in int_overlaps(intervals):
             self.error((*path, "caps"), f"roll-up caps: {message}")
         if members is None or counts is None or len(self.problems) > before:
@@ -667,8 +791,11 @@ class PackCompiler:
             head=ro.head,
             step=self.step(f"rollup.{ro.id}", "rollup", ro.title, ro, path),
             members=self._lambda(members, ["s"], {}),
-            counts=self._lambda(counts, ["s", "grade", "status", "exclusion"],
-                                {"grade": "grade", "status": "status", "exclusion": "exclusion"}),
+            counts=self._lambda(
+                counts,
+                ["s", "grade", "status", "exclusion"],
+                {"grade": "grade", "status": "status", "exclusion": "exclusion"},
+            ),
             caps=tuple(caps),
             members_expr=members.text,
             counts_expr=counts.text,
@@ -703,9 +830,7 @@ class PackCompiler:
 
         return rename
 
-    def _lambda(
-        self, expr: Expr, args: list[str], direct: Mapping[str, str]
-    ) -> Callable[..., Any]:
+    def _lambda(self, expr: Expr, args: list[str], direct: Mapping[str, str]) -> Callable[..., Any]:
         params: set[str] = set()
         base = self._subject_rename((), params)
 
@@ -799,12 +924,17 @@ class PackCompiler:
             values[f.slot] = f"f_{f.name}"
             assert f.evidence_slot is not None
             values[f.evidence_slot] = ev
-        for check, expr in [*zip(exclusions, exclusion_exprs, strict=True),
-                            *zip([c for r in rules for c in r.criteria], criterion_exprs,
-                                 strict=True)]:
+        for check, expr in [
+            *zip(exclusions, exclusion_exprs, strict=True),
+            *zip([c for r in rules for c in r.criteria], criterion_exprs, strict=True),
+        ]:
             for n in expr.names:
-                if scope.get(n) is not None and n not in fact_exprs and n != "as_of" \
-                        and n not in self.param_types:
+                if (
+                    scope.get(n) is not None
+                    and n not in fact_exprs
+                    and n != "as_of"
+                    and n not in self.param_types
+                ):
                     subject_names.add(n)
             guarded([f"c{check.slot} = ({expr.to_python(srename)})"])
             values[check.slot] = f"c{check.slot}"

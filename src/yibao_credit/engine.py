@@ -92,8 +92,7 @@ class Run:
 def resolve(policy: Policy, as_of: dt.date) -> RunContext:
     """Parameters in force and window bounds on ``as_of``."""
     params = {
-        name: value_on(name, p, as_of, policy.file)
-        for name, p in policy.model.parameters.items()
+        name: value_on(name, p, as_of, policy.file) for name, p in policy.model.parameters.items()
     }
     bounds: dict[str, Bounds] = {}
     for name, window in policy.model.windows.items():
@@ -109,11 +108,13 @@ def _check_required(records: Records, assigned: list[tuple[Subject, CompiledRule
     for subject, rs in assigned:
         for name in rs.required:
             if subject.attr(name) is None:
-                problems.append(Problem(
-                    "record.subject.required",
-                    f"ruleset {rs.id!r} needs {name!r} for every {rs.type}",
-                    records.where("subject", subject.id, name),
-                ))
+                problems.append(
+                    Problem(
+                        "record.subject.required",
+                        f"ruleset {rs.id!r} needs {name!r} for every {rs.type}",
+                        records.where("subject", subject.id, name),
+                    )
+                )
                 if len(problems) >= MAX_PROBLEMS:
                     raise RecordError(problems)
     if problems:
@@ -137,29 +138,36 @@ def evaluate(policy: Policy, records: Records, as_of: dt.date) -> Run:
     if out_of_scope:
         kinds = Counter(f"{s.type}/{s.category}" for s in out_of_scope)
         first = out_of_scope[0]
-        warnings.append(Problem(
-            "eval.out-of-scope",
-            f"{len(out_of_scope)} subject(s) are graded by no ruleset of this pack and have no "
-            f"result ({', '.join(f'{k}: {n}' for k, n in sorted(kinds.items()))}); first: "
-            f"{first.id!r}",
-            records.where("subject", first.id),
-        ))
+        warnings.append(
+            Problem(
+                "eval.out-of-scope",
+                f"{len(out_of_scope)} subject(s) are graded by no ruleset of this pack and have no "
+                f"result ({', '.join(f'{k}: {n}' for k, n in sorted(kinds.items()))}); first: "
+                f"{first.id!r}",
+                records.where("subject", first.id),
+            )
+        )
     _check_required(records, assigned)
 
     grouped, late = _group(records.events, as_of)
     if late:
         late.sort(key=_event_key)
-        warnings.append(Problem(
-            "eval.after-as-of",
-            f"{len(late)} event(s) dated after as_of {as_of.isoformat()} were not yet known on "
-            f"that date and are not counted; first: {late[0].id!r} ({late[0].date})",
-            records.where("event", late[0].id),
-        ))
+        warnings.append(
+            Problem(
+                "eval.after-as-of",
+                f"{len(late)} event(s) dated after as_of {as_of.isoformat()} were not yet known on "
+                f"that date and are not counted; first: {late[0].id!r} ({late[0].date})",
+                records.where("event", late[0].id),
+            )
+        )
     _warn_unread_kinds(records, assigned, grouped, warnings)
 
     functions = {
-        rs.id: rs.make(as_of, [_window_pair(context.bounds[w]) for w in rs.windows],
-                       {p: context.params[p].value for p in rs.param_names})
+        rs.id: rs.make(
+            as_of,
+            [_window_pair(context.bounds[w]) for w in rs.windows],
+            {p: context.params[p].value for p in rs.param_names},
+        )
         for rs in policy.rulesets.values()
     }
     results: list[Result] = []
@@ -225,12 +233,14 @@ def _warn_unread_kinds(
                 unread[kind] += len(evs)
     if unread:
         listed = ", ".join(f"{k}: {n}" for k, n in sorted(unread.items()))
-        warnings.append(Problem(
-            "eval.unread-kind",
-            f"events of kinds no rule of this pack reads (kept, but they change no result): "
-            f"{listed}",
-            Location(None),
-        ))
+        warnings.append(
+            Problem(
+                "eval.unread-kind",
+                f"events of kinds no rule of this pack reads (kept, but they change no result): "
+                f"{listed}",
+                Location(None),
+            )
+        )
 
 
 def _decide(
@@ -241,11 +251,13 @@ def _decide(
             return Result(subject, rs, context, values, "excluded", check.id, None, None, None)
     for index, rule in enumerate(rs.rules):
         outcomes = [values[c.slot] for c in rule.criteria]
-        if (any(outcomes) if rule.mode == "any" else all(outcomes)):
-            return Result(subject, rs, context, values, "graded", None, index, rule.grade,
-                          rule.grade)
-    return Result(subject, rs, context, values, "graded", None, -1, rs.default_grade,
-                  rs.default_grade)
+        if any(outcomes) if rule.mode == "any" else all(outcomes):
+            return Result(
+                subject, rs, context, values, "graded", None, index, rule.grade, rule.grade
+            )
+    return Result(
+        subject, rs, context, values, "graded", None, -1, rs.default_grade, rs.default_grade
+    )
 
 
 def _roll_up(
@@ -271,10 +283,14 @@ def _roll_up(
             for head_id in sorted(heads):
                 head_result = by_id.get(head_id)
                 if head_result is None:
-                    warnings.append(Problem(
-                        "eval.rollup-head-missing",
-                        f"roll-up {rollup.id!r}: head {head_id!r} has members but no result "
-                        "(not graded by this pack)", Location(None)))
+                    warnings.append(
+                        Problem(
+                            "eval.rollup-head-missing",
+                            f"roll-up {rollup.id!r}: head {head_id!r} has members but no result "
+                            "(not graded by this pack)",
+                            Location(None),
+                        )
+                    )
                     continue
                 if head_result.ruleset is not rs:
                     continue
@@ -282,16 +298,18 @@ def _roll_up(
                 band = next((b for b in rollup.caps if b.interval.contains(len(ids))), None)
                 before = head_result.grade
                 if head_result.status != "graded":
-                    outcome = RollupOutcome(rollup, ids, band, before, before, False,
-                                            "head excluded")
+                    outcome = RollupOutcome(
+                        rollup, ids, band, before, before, False, "head excluded"
+                    )
                 elif band is None:
                     outcome = RollupOutcome(rollup, ids, None, before, before, False, "no cap")
                 else:
                     assert before is not None
                     worse = before if rs.rank[before] >= rs.rank[band.cap] else band.cap
                     reason = "capped" if worse != before else "already at or below cap"
-                    outcome = RollupOutcome(rollup, ids, band, before, worse, worse != before,
-                                            reason)
+                    outcome = RollupOutcome(
+                        rollup, ids, band, before, worse, worse != before, reason
+                    )
                     head_result.grade = worse
                 head_result.rollups.append(outcome)
 
@@ -300,17 +318,21 @@ def _step_error(
     records: Records, subject: Subject, rs: CompiledRuleset, exc: StepFailed
 ) -> EvaluationError:
     # The generated function guards facts, then exclusions, then criteria, in this order.
-    ordered = [f.step for f in rs.facts] + [c.step for c in rs.exclusions] + [
-        c.step for r in rs.rules for c in r.criteria
-    ]
+    ordered = (
+        [f.step for f in rs.facts]
+        + [c.step for c in rs.exclusions]
+        + [c.step for r in rs.rules for c in r.criteria]
+    )
     step = ordered[exc.index] if exc.index < len(ordered) else None
     cause = exc.__cause__
     what = f"{type(cause).__name__}: {cause}" if cause else "failed"
     where = records.where("subject", subject.id)
     label = f"{step.id} ({step.clause})" if step and step.clause else (step.id if step else "?")
-    return EvaluationError(Problem(
-        "eval.step-failed",
-        f"subject {subject.id!r}: step {label} failed: {what}"
-        + (f"; expression: {step.expr}" if step and step.expr else ""),
-        Location(where.file, where.line, None, None),
-    ))
+    return EvaluationError(
+        Problem(
+            "eval.step-failed",
+            f"subject {subject.id!r}: step {label} failed: {what}"
+            + (f"; expression: {step.expr}" if step and step.expr else ""),
+            Location(where.file, where.line, None, None),
+        )
+    )

@@ -38,6 +38,8 @@ class Problem:
     location: Location = Location()
 
     def __str__(self) -> str:
+        if self.location == Location():
+            return f"{self.message} [{self.code}]"
         return f"{self.location}: {self.message} [{self.code}]"
 
     def to_dict(self) -> dict[str, object]:

@@ -86,7 +86,9 @@ FUNCTIONS: dict[str, Function] = {
     "abs": Function(abs, ("numeric",), "number", "absolute value"),
     "round": Function(round, ("numeric",), "int", "nearest whole number"),
     "add_period": Function(
-        add_period, ("date", "str"), "date",
+        add_period,
+        ("date", "str"),
+        "date",
         "the day a period ends, per 《民法典》第202条: add_period(designated_on, '1y')",
     ),
     "days_between": Function(days_between, ("date", "date"), "int", "days from start to end"),
@@ -94,11 +96,40 @@ FUNCTIONS: dict[str, Function] = {
 }
 
 _ALLOWED_NODES: tuple[type[ast.AST], ...] = (
-    ast.Expression, ast.BoolOp, ast.And, ast.Or, ast.UnaryOp, ast.Not, ast.USub, ast.UAdd,
-    ast.BinOp, ast.Add, ast.Sub, ast.Mult, ast.Div, ast.FloorDiv, ast.Mod,
-    ast.Compare, ast.Eq, ast.NotEq, ast.Lt, ast.LtE, ast.Gt, ast.GtE, ast.In, ast.NotIn,
-    ast.Is, ast.IsNot, ast.IfExp, ast.Call, ast.Name, ast.Load, ast.Constant,
-    ast.Tuple, ast.List, ast.Set,
+    ast.Expression,
+    ast.BoolOp,
+    ast.And,
+    ast.Or,
+    ast.UnaryOp,
+    ast.Not,
+    ast.USub,
+    ast.UAdd,
+    ast.BinOp,
+    ast.Add,
+    ast.Sub,
+    ast.Mult,
+    ast.Div,
+    ast.FloorDiv,
+    ast.Mod,
+    ast.Compare,
+    ast.Eq,
+    ast.NotEq,
+    ast.Lt,
+    ast.LtE,
+    ast.Gt,
+    ast.GtE,
+    ast.In,
+    ast.NotIn,
+    ast.Is,
+    ast.IsNot,
+    ast.IfExp,
+    ast.Call,
+    ast.Name,
+    ast.Load,
+    ast.Constant,
+    ast.Tuple,
+    ast.List,
+    ast.Set,
 )
 """Every node an expression may contain; all of them are nodes simpleeval evaluates too."""
 
@@ -331,8 +362,7 @@ class _Checker:
                     name = n.id if isinstance(n, ast.Name) else "a value"
                     raise self.fail(
                         n,
-                        f"{name} may be missing; guard it first: "
-                        f"'{name} is not None and ...'",
+                        f"{name} may be missing; guard it first: '{name} is not None and ...'",
                     )
         self._check_choice(left, rn)
         self._check_choice(right, ln)
@@ -343,10 +373,9 @@ class _Checker:
         if isinstance(other, ast.Constant) and isinstance(other.value, str):
             if other.value not in info.choices:
                 known = ", ".join(sorted(info.choices))
+                hint = _suggest(other.value, info.choices)
                 raise self.fail(
-                    other,
-                    f"{other.value!r} is not a known value here{_suggest(other.value, info.choices)}"
-                    f"; known: {known}",
+                    other, f"{other.value!r} is not a known value here{hint}; known: {known}"
                 )
 
 
@@ -427,8 +456,9 @@ def kind_constraint(expr: Expr) -> tuple[frozenset[str] | None, ast.expr | None]
     the main reason the compiled evaluator runs close to hand-written code.
     """
     body = expr.tree.body
-    conjuncts = body.values if isinstance(body, ast.BoolOp) and isinstance(body.op, ast.And) \
-        else [body]
+    conjuncts = (
+        body.values if isinstance(body, ast.BoolOp) and isinstance(body.op, ast.And) else [body]
+    )
     kinds: frozenset[str] | None = None
     rest: list[ast.expr] = []
     for c in conjuncts:

@@ -6,6 +6,7 @@ score. Both must be checked geometrically at load time, with the rows that colli
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 
 
@@ -31,9 +32,7 @@ def int_overlaps(rows: list[IntInterval]) -> list[str]:
         if r.high is not None and r.high < r.low:
             problems.append(f"row {r.row}: max {r.high} is below min {r.low}")
     ordered = sorted(rows, key=lambda r: r.low)
-    for a, b in zip(ordered, ordered[1:], strict=False):
+    for a, b in itertools.pairwise(ordered):
         if a.high is None or a.high >= b.low:
-            problems.append(
-                f"rows {a.row} and {b.row} overlap: {a.describe()} and {b.describe()}"
-            )
+            problems.append(f"rows {a.row} and {b.row} overlap: {a.describe()} and {b.describe()}")
     return problems

@@ -17,10 +17,10 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from . import pack_schema
-from .compiler import CompiledRuleset, PackCompiler
+from .compiler import CompiledRuleset, PackCompiler, declared_kinds
 from .errors import PackError, Problem
 from .pack_schema import PackModel, Provenance
-from .records import CORE_EVENT_KINDS, EventKind, Records, Subject
+from .records import EventKind, Records, Subject
 from .sourcemap import PathKey, YamlDocument, read_yaml
 
 
@@ -54,8 +54,12 @@ def _real_path(data: Any, loc: Sequence[str | int]) -> PathKey:
         elif isinstance(node, dict) and part == "from_" and "from" in node:
             path.append("from")
             node = node["from"]
-        elif isinstance(node, dict) and isinstance(part, str) and not part[:1].isupper() \
-                and part not in ("str", "int", "float", "bool", "list", "dict", "function-after"):
+        elif (
+            isinstance(node, dict)
+            and isinstance(part, str)
+            and not part[:1].isupper()
+            and part not in ("str", "int", "float", "bool", "list", "dict", "function-after")
+        ):
             path.append(part)  # a missing or unknown key: point at its parent, name it
             node = None
     return tuple(path)
@@ -76,8 +80,9 @@ def schema_problems(exc: ValidationError, doc: YamlDocument) -> list[Problem]:
         elif kind == "missing":
             message = f"required key {str(path[-1])!r} is missing"
             location = doc.locate(path[:-1])
-            location = type(location)(location.file, location.line, location.column,
-                                      ".".join(str(p) for p in path))
+            location = type(location)(
+                location.file, location.line, location.column, ".".join(str(p) for p in path)
+            )
         else:
             message = err["msg"].removeprefix("Value error, ")
             location = doc.locate(path)
@@ -100,14 +105,19 @@ class ProvisionalValue:
 class Policy:
     """A compiled policy pack: evaluate records against it, list its provisional values."""
 
-    def __init__(self, model: PackModel, doc: YamlDocument, raw: bytes,
-                 rulesets: Mapping[str, CompiledRuleset]) -> None:
+    def __init__(
+        self,
+        model: PackModel,
+        doc: YamlDocument,
+        raw: bytes,
+        rulesets: Mapping[str, CompiledRuleset],
+    ) -> None:
         self.model = model
         self.doc = doc
         self.file = doc.file
         self.sha256 = hashlib.sha256(raw).hexdigest()
         self.rulesets = dict(rulesets)
-        self.event_kinds: dict[str, EventKind] = _declared_kinds(model)
+        self.event_kinds: dict[str, EventKind] = declared_kinds(model)
 
     @property
     def id(self) -> str:
@@ -142,26 +152,10 @@ class Policy:
         from .engine import evaluate
         from .records import records_from_python
 
-        records = subjects if isinstance(subjects, Records) else records_from_python(
-            subjects, events
+        records = (
+            subjects if isinstance(subjects, Records) else records_from_python(subjects, events)
         )
         return evaluate(self, records, as_of)
-
-
-def _declared_kinds(model: PackModel) -> dict[str, EventKind]:
-    from .records import AttributeSpec
-
-    kinds = dict(CORE_EVENT_KINDS)
-    for name, decl in model.event_kinds.items():
-        kinds[name] = EventKind(
-            name,
-            {a: AttributeSpec(d.type, d.required, d.default,
-                              tuple(d.choices) if d.choices else None)
-             for a, d in decl.attributes.items()},
-            decl.title.zh,
-            decl.title.en or decl.title.zh,
-        )
-    return kinds
 
 
 def _walk_provisional(node: Any, path: PathKey) -> Iterator[tuple[PathKey, str]]:
@@ -183,8 +177,13 @@ def _walk_provisional(node: Any, path: PathKey) -> Iterator[tuple[PathKey, str]]
 def parse_pack(doc: YamlDocument) -> PackModel:
     """Validate a parsed document against the pack schema, with located errors."""
     if not isinstance(doc.data, dict):
-        raise PackError(Problem("pack.schema", "a pack is a mapping of sections (pack:, "
-                                "rulesets:, …)", doc.locate(())))
+        raise PackError(
+            Problem(
+                "pack.schema",
+                "a pack is a mapping of sections (pack:, rulesets:, …)",
+                doc.locate(()),
+            )
+        )
     try:
         return PackModel.model_validate(doc.data)
     except ValidationError as exc:

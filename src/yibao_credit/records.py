@@ -134,7 +134,9 @@ CORE_EVENT_KINDS: dict[str, EventKind] = {
             "举报投诉",
             "report or complaint",
         ),
-        EventKind("price_interview", {}, "因药品价格明显异常被约谈", "interview over abnormal drug prices"),
+        EventKind(
+            "price_interview", {}, "因药品价格明显异常被约谈", "interview over abnormal drug prices"
+        ),
         EventKind("fraud", {"amount": AttributeSpec("number")}, "恶意欺诈骗保", "malicious fraud"),
         EventKind(
             "agreement_breach",
@@ -157,9 +159,15 @@ CORE_EVENT_KINDS: dict[str, EventKind] = {
         EventKind("license_revoked", {}, "吊销执业许可", "practice licence revoked"),
         EventKind("commitment", {}, "信用承诺", "credit commitment signed"),
         EventKind("commitment_breach", {}, "违反信用承诺", "credit commitment broken"),
-        EventKind("reward", {"points": AttributeSpec("number", required=True)}, "守信加分", "reward"),
-        EventKind("points", {"points": AttributeSpec("number", required=True)}, "记分", "penalty points"),
-        EventKind("repair", {"repairs": AttributeSpec("str", required=True)}, "信用修复", "credit repair"),
+        EventKind(
+            "reward", {"points": AttributeSpec("number", required=True)}, "守信加分", "reward"
+        ),
+        EventKind(
+            "points", {"points": AttributeSpec("number", required=True)}, "记分", "penalty points"
+        ),
+        EventKind(
+            "repair", {"repairs": AttributeSpec("str", required=True)}, "信用修复", "credit repair"
+        ),
         EventKind(
             "indicator",
             {
@@ -200,9 +208,7 @@ def _clean_csv_row(row: Mapping[str | None, Any]) -> dict[str, Any]:
     return out
 
 
-def _validation_problems(
-    exc: ValidationError, file: str, line: int, code: str
-) -> list[Problem]:
+def _validation_problems(exc: ValidationError, file: str, line: int, code: str) -> list[Problem]:
     problems = []
     for err in exc.errors(include_url=False):
         path = ".".join(str(p) for p in err["loc"]) or None
@@ -277,7 +283,8 @@ def _read_rows(
                     elif exc.errors()[0]["type"] == "model_type":
                         problems.append(
                             Problem(
-                                f"{code}.json", "each line must be a JSON object",
+                                f"{code}.json",
+                                "each line must be a JSON object",
                                 Location(name, lineno),
                             )
                         )

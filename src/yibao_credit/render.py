@@ -19,8 +19,19 @@ from .trace import build_trace, measures_of
 FORMATS = ("jsonl", "csv", "table")
 
 CSV_COLUMNS = [
-    "subject_id", "status", "grade", "score", "exclusion", "ruleset", "measures",
-    "decided_by", "clauses", "policy_id", "policy_version", "policy_sha256", "as_of",
+    "subject_id",
+    "status",
+    "grade",
+    "score",
+    "exclusion",
+    "ruleset",
+    "measures",
+    "decided_by",
+    "clauses",
+    "policy_id",
+    "policy_version",
+    "policy_sha256",
+    "as_of",
 ]
 
 
@@ -62,13 +73,23 @@ def write_csv(results: Iterable[Result], out: TextIO, lang: str = "zh") -> None:
         d = result_to_dict(r, lang)
         decisive = [s for s in d["trace"] if s.get("decisive")]
         policy = d["policy"]
-        writer.writerow([
-            d["subject_id"], d["status"], d["grade"] or "", "", d["exclusion"] or "",
-            d["ruleset"], ";".join(m["id"] for m in d["measures"]),
-            ";".join(s["step"] for s in decisive),
-            ";".join(s["clause"] or "" for s in decisive),
-            policy["id"], policy["version"], policy["sha256"], d["as_of"],
-        ])
+        writer.writerow(
+            [
+                d["subject_id"],
+                d["status"],
+                d["grade"] or "",
+                "",
+                d["exclusion"] or "",
+                d["ruleset"],
+                ";".join(m["id"] for m in d["measures"]),
+                ";".join(s["step"] for s in decisive),
+                ";".join(s["clause"] or "" for s in decisive),
+                policy["id"],
+                policy["version"],
+                policy["sha256"],
+                d["as_of"],
+            ]
+        )
 
 
 def write_table(results: Iterable[Result], out: TextIO, lang: str = "zh") -> None:
@@ -77,8 +98,16 @@ def write_table(results: Iterable[Result], out: TextIO, lang: str = "zh") -> Non
     for r in results:
         d = result_to_dict(r, lang)
         decisive = [s["step"] for s in d["trace"] if s.get("decisive")]
-        rows.append([d["subject_id"], r.subject.name or "", d["status"], d["grade"] or "",
-                     d["exclusion"] or "", ", ".join(decisive)])
+        rows.append(
+            [
+                d["subject_id"],
+                r.subject.name or "",
+                d["status"],
+                d["grade"] or "",
+                d["exclusion"] or "",
+                ", ".join(decisive),
+            ]
+        )
     widths = [max(_width(row[i]) for row in rows) for i in range(len(rows[0]))]
     for row in rows:
         cells = [c + " " * (widths[i] - _width(c)) for i, c in enumerate(row)]
@@ -90,8 +119,9 @@ def _width(text: str) -> int:
     return sum(2 if ord(ch) > 0x2E80 and ch not in "★" else 1 for ch in text)
 
 
-def write_results(run: Run | Iterable[Result], out: TextIO, fmt: str = "jsonl",
-                  lang: str = "zh") -> None:
+def write_results(
+    run: Run | Iterable[Result], out: TextIO, fmt: str = "jsonl", lang: str = "zh"
+) -> None:
     writers = {"jsonl": write_jsonl, "csv": write_csv, "table": write_table}
     if fmt not in writers:
         raise ValueError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")

@@ -75,8 +75,9 @@ def _walk(
                     Problem(
                         "pack.yaml.duplicate-key",
                         f"duplicate key {key!r} (first on line {seen[key]})",
-                        Location(file, line, key_node.start_mark.column + 1,
-                                 format_path((*path, key))),
+                        Location(
+                            file, line, key_node.start_mark.column + 1, format_path((*path, key))
+                        ),
                     )
                 )
             seen[key] = line
@@ -96,8 +97,9 @@ def _stringify_keys(data: Any) -> Any:
     """YAML turns some keys into dates or numbers; packs address everything by text."""
     if isinstance(data, dict):
         return {
-            (k if isinstance(k, str) else k.isoformat() if hasattr(k, "isoformat") else str(k)):
-            _stringify_keys(v)
+            (
+                k if isinstance(k, str) else k.isoformat() if hasattr(k, "isoformat") else str(k)
+            ): _stringify_keys(v)
             for k, v in data.items()
         }
     if isinstance(data, list):
@@ -120,8 +122,9 @@ def parse_yaml(text: str, file: str) -> YamlDocument:
         what = exc.problem or "invalid YAML"
         if exc.context:
             what = f"{exc.context}: {what}"
-        raise PackError(Problem("pack.yaml.syntax", f"YAML syntax error: {what}",
-                                Location(file, line, col))) from exc
+        raise PackError(
+            Problem("pack.yaml.syntax", f"YAML syntax error: {what}", Location(file, line, col))
+        ) from exc
     finally:
         loader.dispose()
     positions: dict[PathKey, tuple[int, int]] = {}
@@ -139,11 +142,13 @@ def read_yaml(path: str | Path) -> tuple[YamlDocument, bytes]:
     try:
         raw = p.read_bytes()
     except OSError as exc:
-        raise PackError(Problem("pack.file", f"cannot read: {exc.strerror}", Location(str(p)))
-                        ) from exc
+        raise PackError(
+            Problem("pack.file", f"cannot read: {exc.strerror}", Location(str(p)))
+        ) from exc
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise PackError(Problem("pack.encoding", "the file is not UTF-8", Location(str(p)))
-                        ) from exc
+        raise PackError(
+            Problem("pack.encoding", "the file is not UTF-8", Location(str(p)))
+        ) from exc
     return parse_yaml(text, str(p)), raw

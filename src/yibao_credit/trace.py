@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable
-from functools import lru_cache
 from typing import Any
 
 from .compiler import StepSpec
@@ -18,21 +17,57 @@ from .records import Event
 
 WORDS = {
     "zh": {
-        True: "是", False: "否", "graded": "已评定", "excluded": "不参与评测",
-        "window": "窗口", "fact": "事实", "exclusion": "排除情形", "criterion": "认定标准",
-        "grade": "评定", "rollup": "连锁汇总", "measure": "监管措施", "evidence": "证据",
-        "clause": "依据", "provisional": "暂定(待确认)", "note": "解读", "default": "默认",
-        "policy": "政策包", "as_of": "评测日", "rule": "规则", "matched": "成立的标准",
-        "none": "无", "result": "结果", "measures": "监管措施", "reason": "原因",
+        True: "是",
+        False: "否",
+        "graded": "已评定",
+        "excluded": "不参与评测",
+        "window": "窗口",
+        "fact": "事实",
+        "exclusion": "排除情形",
+        "criterion": "认定标准",
+        "grade": "评定",
+        "rollup": "连锁汇总",
+        "measure": "监管措施",
+        "evidence": "证据",
+        "clause": "依据",
+        "provisional": "暂定(待确认)",
+        "note": "解读",
+        "default": "默认",
+        "policy": "政策包",
+        "as_of": "评测日",
+        "rule": "规则",
+        "matched": "成立的标准",
+        "none": "无",
+        "result": "结果",
+        "measures": "监管措施",
+        "reason": "原因",
         "subject": "评测对象",
     },
     "en": {
-        True: "yes", False: "no", "graded": "graded", "excluded": "excluded",
-        "window": "window", "fact": "fact", "exclusion": "exclusion", "criterion": "criterion",
-        "grade": "grade", "rollup": "roll-up", "measure": "measure", "evidence": "evidence",
-        "clause": "clause", "provisional": "provisional", "note": "reading", "default": "default",
-        "policy": "policy", "as_of": "as of", "rule": "rule", "matched": "criteria met",
-        "none": "none", "result": "result", "measures": "measures", "reason": "reason",
+        True: "yes",
+        False: "no",
+        "graded": "graded",
+        "excluded": "excluded",
+        "window": "window",
+        "fact": "fact",
+        "exclusion": "exclusion",
+        "criterion": "criterion",
+        "grade": "grade",
+        "rollup": "roll-up",
+        "measure": "measure",
+        "evidence": "evidence",
+        "clause": "clause",
+        "provisional": "provisional",
+        "note": "reading",
+        "default": "default",
+        "policy": "policy",
+        "as_of": "as of",
+        "rule": "rule",
+        "matched": "criteria met",
+        "none": "none",
+        "result": "result",
+        "measures": "measures",
+        "reason": "reason",
         "subject": "subject",
     },
 }
@@ -70,8 +105,14 @@ def _evidence_of(result: Result, names: Iterable[str]) -> list[str]:
     return [e.id for e in sorted(seen.values(), key=lambda e: (e.date, e.id))]
 
 
-def _step(spec: StepSpec, lang: str, outcome: Any, inputs: dict[str, Any],
-          evidence: list[str], decisive: bool = False) -> dict[str, Any]:
+def _step(
+    spec: StepSpec,
+    lang: str,
+    outcome: Any,
+    inputs: dict[str, Any],
+    evidence: list[str],
+    decisive: bool = False,
+) -> dict[str, Any]:
     out: dict[str, Any] = {
         "step": spec.id,
         "title": spec.title.get(lang),
@@ -103,9 +144,10 @@ def build_trace(result: Result, lang: str = "zh") -> list[dict[str, Any]]:
             inputs["length"] = window.length
         if window.field:
             inputs["field"] = window.field
-        spec = _window_spec(policy, wname)
-        steps.append(_step(spec, lang, {"from": jsonable(start), "to": jsonable(bounds.end)},
-                           inputs, []))
+        spec = rs.window_steps[wname]
+        steps.append(
+            _step(spec, lang, {"from": jsonable(start), "to": jsonable(bounds.end)}, inputs, [])
+        )
     for f in rs.facts:
         if f.op == "compute":
             inputs = {n: _name_value(result, n) for n in f.step.reads}
@@ -119,10 +161,16 @@ def build_trace(result: Result, lang: str = "zh") -> list[dict[str, Any]]:
         steps.append(_step(f.step, lang, result.values[f.slot], inputs, evidence))
     for check in rs.exclusions:
         fired = bool(result.values[check.slot])
-        steps.append(_step(check.step, lang, fired,
-                           {n: _name_value(result, n) for n in check.step.reads},
-                           _evidence_of(result, check.step.reads) if fired else [],
-                           decisive=fired and result.exclusion == check.id))
+        steps.append(
+            _step(
+                check.step,
+                lang,
+                fired,
+                {n: _name_value(result, n) for n in check.step.reads},
+                _evidence_of(result, check.step.reads) if fired else [],
+                decisive=fired and result.exclusion == check.id,
+            )
+        )
         if fired and result.exclusion == check.id:
             return steps
     assert result.rule is not None
@@ -130,18 +178,39 @@ def build_trace(result: Result, lang: str = "zh") -> list[dict[str, Any]]:
     for rule in rs.rules[: last + 1]:
         for c in rule.criteria:
             met = bool(result.values[c.slot])
-            steps.append(_step(c.step, lang, met,
-                               {n: _name_value(result, n) for n in c.step.reads},
-                               _evidence_of(result, c.step.reads) if met else []))
+            steps.append(
+                _step(
+                    c.step,
+                    lang,
+                    met,
+                    {n: _name_value(result, n) for n in c.step.reads},
+                    _evidence_of(result, c.step.reads) if met else [],
+                )
+            )
     if result.rule >= 0:
         rule = rs.rules[result.rule]
         matched = [c.id for c in rule.criteria if result.values[c.slot]]
-        steps.append(_step(rule.step, lang, result.own_grade,
-                           {"rule": rule.grade, "mode": rule.mode, "matched": matched}, [],
-                           decisive=not any(o.applied for o in result.rollups)))
+        steps.append(
+            _step(
+                rule.step,
+                lang,
+                result.own_grade,
+                {"rule": rule.grade, "mode": rule.mode, "matched": matched},
+                [],
+                decisive=not any(o.applied for o in result.rollups),
+            )
+        )
     else:
-        steps.append(_step(rs.default, lang, result.own_grade, {"rule": "default"}, [],
-                           decisive=not any(o.applied for o in result.rollups)))
+        steps.append(
+            _step(
+                rs.default,
+                lang,
+                result.own_grade,
+                {"rule": "default"},
+                [],
+                decisive=not any(o.applied for o in result.rollups),
+            )
+        )
     for o in result.rollups:
         spec = o.band.step if o.band else o.rollup.step
         inputs = {
@@ -155,20 +224,6 @@ def build_trace(result: Result, lang: str = "zh") -> list[dict[str, Any]]:
         }
         steps.append(_step(spec, lang, o.after, inputs, list(o.counted), decisive=o.applied))
     return steps
-
-
-@lru_cache(maxsize=256)
-def _window_spec(policy: Any, name: str) -> StepSpec:
-    window = policy.model.windows[name]
-    primary = policy.model.pack.sources[0]
-    clause = window.clause
-    if clause is not None and not isinstance(clause, str):
-        source = next(s for s in policy.model.pack.sources if s.id == clause.source)
-        cited = f"{source.number} {clause.ref}"
-    else:
-        cited = f"{primary.number} {clause}" if clause else None
-    return StepSpec(f"window.{name}", "window", window.title, cited, window.provisional,
-                    window.note)
 
 
 def measures_of(result: Result, lang: str = "zh") -> list[dict[str, Any]]:
@@ -217,9 +272,12 @@ def render_text(result: Result, lang: str = "zh", notes: bool = True) -> str:
         mark = "➤" if step.get("decisive") else " "
         outcome = _fmt(step["outcome"], lang)
         line = f"{mark} {w.get(kind, kind)} {step['title']}: {outcome}"
-        shown = {k: v for k, v in step["inputs"].items()
-                 if kind in ("exclusion", "criterion", "rollup", "grade")
-                 or (kind == "fact" and k not in ("op", "window", "where"))}
+        shown = {
+            k: v
+            for k, v in step["inputs"].items()
+            if kind in ("exclusion", "criterion", "rollup", "grade")
+            or (kind == "fact" and k not in ("op", "window", "where"))
+        }
         if shown:
             line += "  (" + ", ".join(f"{k}={_fmt(v, lang)}" for k, v in shown.items()) + ")"
         lines.append(line)
@@ -234,8 +292,11 @@ def render_text(result: Result, lang: str = "zh", notes: bool = True) -> str:
         lines.append(f"{w['measures']}:")
         for m in measures:
             params = ", ".join(f"{k}={v}" for k, v in m["params"].items())
-            lines.append(f"  - {m['title']}" + (f" ({params})" if params else "")
-                         + (f"  [{m['clause']}]" if m["clause"] else ""))
+            lines.append(
+                f"  - {m['title']}"
+                + (f" ({params})" if params else "")
+                + (f"  [{m['clause']}]" if m["clause"] else "")
+            )
     if notes:
         readings = _notes(result)
         if readings:

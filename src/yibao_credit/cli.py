@@ -1,0 +1,234 @@
+"""The ``yibao-credit`` command: evaluate, explain, validate, test, calendar.
+
+Exit codes: 0 success; 1 a pack, record or test problem (each printed as
+``file:line:col: path: message [code]`` on stderr); 2 wrong usage.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import sys
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TextIO
+
+from .errors import Problem, YibaoError
+from .pack import load_policy
+from .packtest import default_tests_path, read_tests, run_case
+from .records import load_records
+from .render import FORMATS, write_results
+from .trace import render_text
+
+
+def _date(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date (YYYY-MM-DD)") from None
+
+
+def _report(problems: Sequence[Problem], out: TextIO, prefix: str = "error") -> None:
+    for p in problems:
+        out.write(f"{prefix}: {p}\n")
+
+
+@contextmanager
+def _output(path: str | None) -> Iterator[TextIO]:
+    if path is None or path == "-":
+        yield sys.stdout
+    else:
+        with open(path, "w", encoding="utf-8", newline="") as fh:
+            yield fh
+
+
+def _evaluate_args(sub: argparse.ArgumentParser) -> None:
+    sub.add_argument("policy", help="the pack file (YAML)")
+    sub.add_argument("--subjects", required=True, help="subjects file (.jsonl or .csv)")
+    sub.add_argument("--events", help="events file (.jsonl or .csv); none means no events")
+    sub.add_argument("--as-of", required=True, type=_date, help="evaluation date YYYY-MM-DD")
+    sub.add_argument(
+        "--lang",
+        choices=("zh", "en"),
+        default="zh",
+        help="language of titles in the output (default zh)",
+    )
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    policy = load_policy(args.policy)
+    records = load_records(args.subjects, args.events)
+    run = policy.evaluate(records, as_of=args.as_of)
+    _report(run.warnings, sys.stderr, "warning")
+    with _output(args.output) as out:
+        write_results(run, out, args.format, args.lang)
+    return 0
+
+
+def cmd_explain(args: argparse.Namespace) -> int:
+    policy = load_policy(args.policy)
+    records = load_records(args.subjects, args.events)
+    run = policy.evaluate(records, as_of=args.as_of)
+    _report(run.warnings, sys.stderr, "warning")
+    status = 0
+    for sid in args.subject:
+        result = run.get(sid)
+        if result is None:
+            known = any(s.id == sid for s in records.subjects)
+            why = "is graded by no ruleset of this pack" if known else "is not in the subjects file"
+            sys.stderr.write(f"error: subject {sid!r} {why}\n")
+            status = 1
+            continue
+        sys.stdout.write(render_text(result, args.lang, notes=not args.no_notes) + "\n\n")
+    return status
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    status = 0
+    for path in args.packs:
+        try:
+            policy = load_policy(path)
+        except YibaoError as exc:
+            _report(exc.problems, sys.stderr)
+            status = 1
+            continue
+        rules = sum(
+            len(rs.facts)
+            + len(rs.exclusions)
+            + sum(len(r.criteria) for r in rs.rules)
+            + len(rs.rollups)
+            for rs in policy.rulesets.values()
+        )
+        provisional = policy.provisional()
+        print(
+            f"{path}: ok — pack {policy.id} {policy.version}, {len(policy.rulesets)} "
+            f"ruleset(s), {rules} rules, {len(provisional)} provisional value(s), "
+            f"sha256 {policy.sha256}"
+        )
+        if args.provisional:
+            for p in provisional:
+                print(f"  {path}:{p.line}: {p.path}: provisional: {p.note}")
+        if args.show_code:
+            for rs in policy.rulesets.values():
+                print(f"# ruleset {rs.id}\n{rs.source}")
+    return status
+
+
+def cmd_test(args: argparse.Namespace) -> int:
+    files: list[Path] = []
+    for target in args.targets:
+        p = Path(target)
+        files.append(p if p.name.endswith(".tests.yaml") else default_tests_path(p))
+    passed = failed = 0
+    for f in files:
+        if not f.exists():
+            sys.stderr.write(f"error: {f}: no tests file (expected beside the pack)\n")
+            return 1
+        tests = read_tests(f)
+        policy = load_policy(tests.pack_path)
+        for i in range(len(tests.model.cases)):
+            outcome = run_case(policy, tests, i)
+            loc = outcome.location
+            if outcome.passed:
+                passed += 1
+                if args.verbose:
+                    print(f"PASS {loc.file}:{loc.line}: {outcome.name}")
+            else:
+                failed += 1
+                print(f"FAIL {loc.file}:{loc.line}: {outcome.name}")
+                for message in outcome.failures:
+                    print(f"     {message}")
+    print(f"{passed} passed, {failed} failed")
+    if passed + failed == 0:
+        sys.stderr.write("error: no test cases ran\n")
+        return 1
+    return 1 if failed else 0
+
+
+def cmd_calendar(args: argparse.Namespace) -> int:
+    from .calendar import default_calendar
+
+    cal = default_calendar()
+    if args.calendar_cmd == "add-working-days":
+        if args.explain:
+            for day, why in cal.explain_add(args.date, args.n):
+                print(f"{day.isoformat()}  {why}")
+        else:
+            print(cal.add_working_days(args.date, args.n).isoformat())
+    else:
+        print(cal.working_days_between(args.start, args.end))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="yibao-credit",
+        description="Evaluate medical-insurance credit rules written as YAML policy packs.",
+    )
+    subs = parser.add_subparsers(dest="command", required=True)
+
+    ev = subs.add_parser("evaluate", help="evaluate subjects and events; one result per subject")
+    _evaluate_args(ev)
+    ev.add_argument("--format", choices=FORMATS, default="jsonl")
+    ev.add_argument("--output", help="write here instead of standard output")
+    ev.set_defaults(func=cmd_evaluate)
+
+    ex = subs.add_parser("explain", help="one subject's trace, readable")
+    _evaluate_args(ex)
+    ex.add_argument(
+        "--subject", required=True, action="append", help="subject id (repeat for several)"
+    )
+    ex.add_argument("--no-notes", action="store_true", help="leave out the pack's readings")
+    ex.set_defaults(func=cmd_explain)
+
+    va = subs.add_parser("validate", help="check packs; exit 1 with located errors")
+    va.add_argument("packs", nargs="+")
+    va.add_argument(
+        "--provisional", action="store_true", help="list every provisional value with its note"
+    )
+    va.add_argument(
+        "--show-code",
+        action="store_true",
+        help="print the Python each ruleset compiles to, for review",
+    )
+    va.set_defaults(func=cmd_validate)
+
+    te = subs.add_parser("test", help="run a pack's YAML test cases")
+    te.add_argument("targets", nargs="+", help="pack files or .tests.yaml files")
+    te.add_argument("-v", "--verbose", action="store_true", help="list passing cases too")
+    te.set_defaults(func=cmd_test)
+
+    ca = subs.add_parser("calendar", help="official working-day arithmetic")
+    ca_subs = ca.add_subparsers(dest="calendar_cmd", required=True)
+    add = ca_subs.add_parser(
+        "add-working-days", help="the Nth working day after DATE (DATE itself not counted)"
+    )
+    add.add_argument("date", type=_date)
+    add.add_argument("n", type=int)
+    add.add_argument("--explain", action="store_true", help="list each day and why it counts")
+    between = ca_subs.add_parser("working-days", help="working days d with FROM < d <= TO")
+    between.add_argument("start", type=_date, metavar="FROM")
+    between.add_argument("end", type=_date, metavar="TO")
+    ca.set_defaults(func=cmd_calendar)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        code: int = args.func(args)
+        return code
+    except YibaoError as exc:
+        _report(exc.problems, sys.stderr)
+        return 1
+    except ValueError as exc:
+        sys.stderr.write(f"error: {exc}\n")
+        return 1
+    except BrokenPipeError:
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
