@@ -13,8 +13,8 @@ from __future__ import annotations
 import ast
 import datetime as dt
 import itertools
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from .errors import Location, PackError, Problem
@@ -53,9 +53,12 @@ from .sourcemap import PathKey, YamlDocument
 STATUS_CHOICES = frozenset({"graded", "excluded"})
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class StepSpec:
-    """The fixed part of a trace step: what it is, where it comes from, what it reads."""
+    """The fixed part of a trace step: what it is, where it comes from, what it reads.
+
+    Compared and hashed by identity: each step of a compiled pack is one object.
+    """
 
     id: str
     kind: str  # window, fact, exclusion, criterion, grade, rollup
@@ -65,6 +68,8 @@ class StepSpec:
     note: str | None = None
     expr: str | None = None
     reads: tuple[str, ...] = ()
+    fixed_inputs: tuple[tuple[str, Any], ...] = ()
+    """Inputs that are the same for every subject (an event fact's window, op and filter)."""
 
 
 @dataclass(frozen=True)
@@ -145,9 +150,7 @@ class CompiledRuleset:
     kinds_read: frozenset[str] | None
     """Event kinds any rule reads; None when some rule reads events of every kind."""
     source: str
-    make: Callable[
-        ..., Callable[[Subject, Mapping[str, list[Event]], list[Event]], tuple[Any, ...]]
-    ]
+    make: Callable[..., Callable[[Subject, list[Event]], tuple[Any, ...]]]
     param_names: tuple[str, ...]
     slots: int = 0
     rank: Mapping[str, int] = field(default_factory=dict)
@@ -162,11 +165,15 @@ class CompiledRuleset:
 
 
 class StepFailed(Exception):
-    """Raised by generated code: which step failed, so the error can name its clause."""
+    """Raised by generated code: which step failed, so the error can name its clause.
 
-    def __init__(self, index: int) -> None:
+    Index -1 is the pass over the events; ``event`` is then the event being filtered.
+    """
+
+    def __init__(self, index: int, event: Event | None = None) -> None:
         super().__init__(index)
         self.index = index
+        self.event = event
 
 
 def _sx(subject: Subject, name: str) -> Any:
@@ -179,22 +186,10 @@ def _x(event: Event, name: str) -> Any:
     return extra.get(name) if extra else None
 
 
-def _merge(by_kind: Mapping[str, list[Event]], kinds: Sequence[str]) -> list[Event]:
-    """Events of several kinds in (date, id) order, so evidence lists stay deterministic."""
-    out = list(itertools.chain.from_iterable(by_kind.get(k, ()) for k in kinds))
-    out.sort(key=_event_key)
-    return out
-
-
-def _event_key(e: Event) -> tuple[dt.date, str]:
-    return (e.date, e.id)
-
-
 RUNTIME: dict[str, Any] = {
     "__builtins__": {"len": len, "bool": bool, "sum": sum, "max": max, "min": min},
     "_sx": _sx,
     "_x": _x,
-    "_merge": _merge,
     "_StepFailed": StepFailed,
     **FUNCTION_IMPLS,
 }
@@ -486,18 +481,15 @@ class PackCompiler:
                 continue
             fact = rs.facts[fname]
             fe = fact_exprs[fname][0]
-            facts.append(
-                CompiledFact(
-                    fname,
-                    fact.op,
-                    fact.window,
-                    next(slot),
-                    None,
-                    self.step(
-                        f"fact.{fname}", "fact", fact.title, fact, (*path, "facts", fname), fe
-                    ),
-                )
-            )
+            spec = self.step(f"fact.{fname}", "fact", fact.title, fact, (*path, "facts", fname), fe)
+            if fact.op != "compute":
+                fixed: tuple[tuple[str, Any], ...] = (("window", fact.window), ("op", fact.op))
+                if fact.of:
+                    fixed += (("of", fact.of),)
+                if fe is not None:
+                    fixed += (("where", fe.text),)
+                spec = replace(spec, fixed_inputs=fixed, reads=())
+            facts.append(CompiledFact(fname, fact.op, fact.window, next(slot), None, spec))
         facts = [
             CompiledFact(
                 f.name, f.op, f.window, f.slot, next(slot) if f.op != "compute" else None, f.step
@@ -864,22 +856,26 @@ class PackCompiler:
         windows: list[str],
         scope: Mapping[str, TypeInfo],
     ) -> tuple[str, tuple[str, ...]]:
+        """Python source for one ruleset: a single pass over the subject's events (in date
+        order) collects every fact's evidence, then facts, exclusions, criteria and the
+        first-match decision follow as straight-line code. Generated only from checked
+        expressions; kept in ``CompiledRuleset.source`` for review.
+        """
         params: set[str] = set()
         srename = self._subject_rename([f.name for f in facts], params)
         erename = self._event_rename(params)
-        body: list[str] = []
-        subject_names: set[str] = set()
-        for name in rs.required:
-            subject_names.add(name)
+        subject_names: set[str] = set(rs.required)
         values: dict[int, str] = {}
         step_index = 0
+        body: list[str] = []
+        ind = " " * 8
 
         def guarded(lines: list[str]) -> None:
             nonlocal step_index
-            body.append("        try:")
-            body.extend("            " + ln for ln in lines)
-            body.append("        except Exception as _exc:")
-            body.append(f"            raise _StepFailed({step_index}) from _exc")
+            body.append(ind + "try:")
+            body.extend(ind + "    " + ln for ln in lines)
+            body.append(ind + "except Exception as _exc:")
+            body.append(ind + f"    raise _StepFailed({step_index}) from _exc")
             step_index += 1
 
         for wi, wname in enumerate(windows):
@@ -887,47 +883,78 @@ class PackCompiler:
             if window.type == "since":
                 assert window.field is not None
                 subject_names.add(window.field)
-                body.append(f"        w{wi}lo = s_{window.field}")
+                body.append(ind + f"w{wi}lo = s_{window.field}")
+
+        # One pass over the events: facts grouped by kind, then by window.
+        event_facts = [f for f in facts if f.op != "compute"]
+        by_kind: dict[str | None, dict[int, list[tuple[CompiledFact, ast.expr | None]]]] = {}
+        for f in event_facts:
+            _expr, kinds, residual = fact_exprs[f.name]
+            wi = windows.index(f.window or "")
+            for kind in sorted(kinds) if kinds is not None else [None]:
+                by_kind.setdefault(kind, {}).setdefault(wi, []).append((f, residual))
+        if event_facts:
+            for f in event_facts:
+                body.append(ind + f"ev_{f.name} = []")
+            body.append(ind + "e = None")
+            body.append(ind + "try:")
+            body.append(ind + "    for e in events:")
+            inner = ind + " " * 8
+
+            def emit(
+                groups: dict[int, list[tuple[CompiledFact, ast.expr | None]]], pad: str
+            ) -> None:
+                for wi, members in groups.items():
+                    body.append(pad + f"if w{wi}lo <= _d <= w{wi}hi:")
+                    for f, residual in members:
+                        if residual is None:
+                            body.append(pad + f"    ev_{f.name}.append(e)")
+                        else:
+                            cond = node_to_python(residual, erename)
+                            body.append(pad + f"    if {cond}:")
+                            body.append(pad + f"        ev_{f.name}.append(e)")
+
+            body.append(inner + "_d = e.date")
+            if None in by_kind:
+                emit(by_kind[None], inner)
+            kinded = [k for k in by_kind if k is not None]
+            if kinded:
+                body.append(inner + "_k = e.kind")
+                for i, kind in enumerate(kinded):
+                    body.append(inner + f"{'if' if i == 0 else 'elif'} _k == {kind!r}:")
+                    emit(by_kind[kind], inner + "    ")
+            body.append(ind + "except Exception as _exc:")
+            body.append(ind + "    raise _StepFailed(-1, e) from _exc")
+
         for f in facts:
-            expr, kinds, residual = fact_exprs[f.name]
+            expr, _kinds, _residual = fact_exprs[f.name]
+            values[f.slot] = f"f_{f.name}"
             if f.op == "compute":
                 assert expr is not None
                 for n in expr.names:
                     if n not in fact_exprs and n != "as_of" and n not in self.param_types:
                         subject_names.add(n)
                 guarded([f"f_{f.name} = ({expr.to_python(srename)})"])
-                values[f.slot] = f"f_{f.name}"
                 continue
-            wi = windows.index(f.window or "")
-            if kinds is None:
-                src = "all_events"
-            elif len(kinds) == 1:
-                src = f"by_kind.get({next(iter(kinds))!r}, ())"
-            else:
-                src = f"_merge(by_kind, {tuple(sorted(kinds))!r})"
-            cond = f"w{wi}lo <= e.date <= w{wi}hi"
-            if residual is not None:
-                cond += f" and ({node_to_python(residual, erename)})"
             ev = f"ev_{f.name}"
-            lines = [f"{ev} = [e for e in {src} if {cond}]"]
+            assert f.evidence_slot is not None
+            values[f.evidence_slot] = ev
             of = rs.facts[f.name].of
             of_access = erename(of) if of else ""
             if f.op == "count":
-                lines.append(f"f_{f.name} = len({ev})")
+                guarded([f"f_{f.name} = len({ev})"])
             elif f.op == "exists":
-                lines.append(f"f_{f.name} = bool({ev})")
+                guarded([f"f_{f.name} = bool({ev})"])
             elif f.op == "sum":
-                lines.append(f"f_{f.name} = sum({of_access} for e in {ev})")
+                guarded([f"f_{f.name} = sum({of_access} for e in {ev})"])
             else:
-                lines.append(f"f_{f.name} = {f.op}(({of_access} for e in {ev}), default=None)")
-            guarded(lines)
-            values[f.slot] = f"f_{f.name}"
-            assert f.evidence_slot is not None
-            values[f.evidence_slot] = ev
-        for check, expr in [
+                guarded([f"f_{f.name} = {f.op}(({of_access} for e in {ev}), default=None)"])
+
+        checks = [
             *zip(exclusions, exclusion_exprs, strict=True),
             *zip([c for r in rules for c in r.criteria], criterion_exprs, strict=True),
-        ]:
+        ]
+        for check, expr in checks:
             for n in expr.names:
                 if (
                     scope.get(n) is not None
@@ -938,6 +965,26 @@ class PackCompiler:
                     subject_names.add(n)
             guarded([f"c{check.slot} = ({expr.to_python(srename)})"])
             values[check.slot] = f"c{check.slot}"
+
+        # The decision: first exclusion that holds, else the first grade rule that matches.
+        for i, check in enumerate(exclusions):
+            body.append(ind + f"{'if' if i == 0 else 'elif'} c{check.slot}:")
+            body.append(ind + f"    _x = {i}")
+        if exclusions:
+            body.append(ind + "else:")
+            body.append(ind + "    _x = -1")
+        else:
+            body.append(ind + "_x = -1")
+        body.append(ind + "_r = None")
+        body.append(ind + "if _x < 0:")
+        for i, rule in enumerate(rules):
+            joiner = " or " if rule.mode == "any" else " and "
+            cond = joiner.join(f"c{c.slot}" for c in rule.criteria)
+            body.append(ind + f"    {'if' if i == 0 else 'elif'} {cond}:")
+            body.append(ind + f"        _r = {i}")
+        body.append(ind + "    else:")
+        body.append(ind + "        _r = -1")
+
         head = ["def _make(AS_OF, W, P):"]
         for wi, wname in enumerate(windows):
             if self.model.windows[wname].type == "since":
@@ -946,11 +993,15 @@ class PackCompiler:
                 head.append(f"    w{wi}lo, w{wi}hi = W[{wi}]")
         for p in sorted(params):
             head.append(f"    p_{p} = P[{p!r}]")
-        head.append("    def _subject(s, by_kind, all_events):")
+        head.append("    def _subject(s, events):")
         for n in sorted(subject_names):
             head.append(f"        s_{n} = {_subject_access(n)}")
         ordered = [values[i] for i in sorted(values)]
-        tail = [f"        return ({', '.join(ordered)},)", "    return _subject", ""]
+        tail = [
+            f"        return ({', '.join([*ordered, '_x', '_r'])},)",
+            "    return _subject",
+            "",
+        ]
         return "\n".join(head + body + tail), tuple(sorted(params))
 
 

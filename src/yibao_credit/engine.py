@@ -13,9 +13,11 @@ import datetime as dt
 from collections import Counter, defaultdict
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from operator import attrgetter
 from typing import TYPE_CHECKING, Any
 
-from .compiler import CompiledCap, CompiledRollup, CompiledRuleset, StepFailed, _event_key
+from .bulk import paused_gc
+from .compiler import CompiledCap, CompiledRollup, CompiledRuleset, StepFailed
 from .errors import EvaluationError, Location, Problem, RecordError
 from .parameters import InForce, value_on
 from .records import MAX_PROBLEMS, Event, Records, Subject, check_event_kinds
@@ -24,7 +26,8 @@ from .windows import Bounds, window_bounds
 if TYPE_CHECKING:
     from .pack import Policy
 
-EMPTY: tuple[Event, ...] = ()
+EVENT_ORDER = attrgetter("date", "id")
+"""Events are ordered by date, then id: evidence lists are the same whatever the input order."""
 
 
 @dataclass(frozen=True)
@@ -121,8 +124,20 @@ def _check_required(records: Records, assigned: list[tuple[Subject, CompiledRule
         raise RecordError(problems)
 
 
-def evaluate(policy: Policy, records: Records, as_of: dt.date) -> Run:
-    """Evaluate every subject in ``records`` as of ``as_of``."""
+@dataclass
+class Prepared:
+    """Records checked and grouped for one run: everything except the rules themselves."""
+
+    context: RunContext
+    records: Records
+    assigned: list[tuple[Subject, CompiledRuleset]]
+    grouped: dict[str, list[Event]]
+    """subject id → its events up to as_of, in (date, id) order."""
+    warnings: list[Problem]
+
+
+def prepare(policy: Policy, records: Records, as_of: dt.date) -> Prepared:
+    """Check records against the pack, assign rulesets, group events by subject and kind."""
     check_event_kinds(records, policy.event_kinds)
     context = resolve(policy, as_of)
     warnings: list[Problem] = []
@@ -141,9 +156,9 @@ def evaluate(policy: Policy, records: Records, as_of: dt.date) -> Run:
         warnings.append(
             Problem(
                 "eval.out-of-scope",
-                f"{len(out_of_scope)} subject(s) are graded by no ruleset of this pack and have no "
-                f"result ({', '.join(f'{k}: {n}' for k, n in sorted(kinds.items()))}); first: "
-                f"{first.id!r}",
+                f"{len(out_of_scope)} subject(s) are graded by no ruleset of this pack and have "
+                f"no result ({', '.join(f'{k}: {n}' for k, n in sorted(kinds.items()))}); "
+                f"first: {first.id!r}",
                 records.where("subject", first.id),
             )
         )
@@ -151,47 +166,67 @@ def evaluate(policy: Policy, records: Records, as_of: dt.date) -> Run:
 
     grouped, late = _group(records.events, as_of)
     if late:
-        late.sort(key=_event_key)
+        late.sort(key=EVENT_ORDER)
         warnings.append(
             Problem(
                 "eval.after-as-of",
-                f"{len(late)} event(s) dated after as_of {as_of.isoformat()} were not yet known on "
-                f"that date and are not counted; first: {late[0].id!r} ({late[0].date})",
+                f"{len(late)} event(s) dated after as_of {as_of.isoformat()} were not yet known "
+                f"on that date and are not counted; first: {late[0].id!r} ({late[0].date})",
                 records.where("event", late[0].id),
             )
         )
-    _warn_unread_kinds(records, assigned, grouped, warnings)
+    _warn_unread_kinds(assigned, grouped, warnings)
+    return Prepared(context, records, assigned, grouped, warnings)
 
+
+def run(prepared: Prepared) -> Run:
+    """Run every assigned subject through its ruleset, then the roll-ups."""
+    context = prepared.context
+    policy = context.policy
     functions = {
         rs.id: rs.make(
-            as_of,
+            context.as_of,
             [_window_pair(context.bounds[w]) for w in rs.windows],
             {p: context.params[p].value for p in rs.param_names},
         )
         for rs in policy.rulesets.values()
     }
     results: list[Result] = []
-    empty: dict[str, list[Event]] = {}
     no_events: list[Event] = []
-    for subject, rs in assigned:
-        by_kind, all_events = grouped.get(subject.id, (empty, no_events))
+    grouped = prepared.grouped
+    warnings = list(prepared.warnings)
+    append = results.append
+    for subject, rs in prepared.assigned:
         try:
-            values = functions[rs.id](subject, by_kind, all_events)
+            values = functions[rs.id](subject, grouped.get(subject.id, no_events))
         except StepFailed as exc:
-            raise _step_error(records, subject, rs, exc) from exc
-        results.append(_decide(subject, rs, context, values))
+            raise _step_error(prepared.records, subject, rs, exc) from exc
+        x, r = values[-2], values[-1]
+        if x >= 0:
+            append(
+                Result(
+                    subject, rs, context, values, "excluded", rs.exclusions[x].id, None, None, None
+                )
+            )
+        else:
+            grade = rs.rules[r].grade if r >= 0 else rs.default_grade
+            append(Result(subject, rs, context, values, "graded", None, r, grade, grade))
     _roll_up(policy, results, warnings, context)
     return Run(context, results, warnings)
+
+
+def evaluate(policy: Policy, records: Records, as_of: dt.date) -> Run:
+    """Evaluate every subject in ``records`` as of ``as_of``."""
+    with paused_gc():
+        return run(prepare(policy, records, as_of))
 
 
 def _window_pair(bounds: Bounds) -> tuple[dt.date, dt.date]:
     return (bounds.start or dt.date.min, bounds.end)
 
 
-def _group(
-    events: list[Event], as_of: dt.date
-) -> tuple[dict[str, tuple[dict[str, list[Event]], list[Event]]], list[Event]]:
-    """Index events by subject and kind, each list in (date, id) order; set aside late ones."""
+def _group(events: list[Event], as_of: dt.date) -> tuple[dict[str, list[Event]], list[Event]]:
+    """Each subject's events in (date, id) order; events after as_of set aside."""
     by_subject: dict[str, list[Event]] = defaultdict(list)
     late: list[Event] = []
     for e in events:
@@ -199,38 +234,25 @@ def _group(
             late.append(e)
         else:
             by_subject[e.subject_id].append(e)
-    grouped: dict[str, tuple[dict[str, list[Event]], list[Event]]] = {}
-    for sid, evs in by_subject.items():
+    for evs in by_subject.values():
         if len(evs) > 1:
-            evs.sort(key=_event_key)
-        by_kind: dict[str, list[Event]] = {}
-        for e in evs:
-            lst = by_kind.get(e.kind)
-            if lst is None:
-                by_kind[e.kind] = [e]
-            else:
-                lst.append(e)
-        grouped[sid] = (by_kind, evs)
-    return grouped, late
+            evs.sort(key=EVENT_ORDER)
+    return dict(by_subject), late
 
 
 def _warn_unread_kinds(
-    records: Records,
     assigned: list[tuple[Subject, CompiledRuleset]],
-    grouped: Mapping[str, tuple[dict[str, list[Event]], list[Event]]],
+    grouped: Mapping[str, list[Event]],
     warnings: list[Problem],
 ) -> None:
     """Events that exist but that no rule of the subject's ruleset reads are reported."""
     unread: Counter[str] = Counter()
     for subject, rs in assigned:
-        if rs.kinds_read is None:
+        read = rs.kinds_read
+        evs = grouped.get(subject.id)
+        if read is None or not evs:
             continue
-        entry = grouped.get(subject.id)
-        if entry is None:
-            continue
-        for kind, evs in entry[0].items():
-            if kind not in rs.kinds_read:
-                unread[kind] += len(evs)
+        unread.update(e.kind for e in evs if e.kind not in read)
     if unread:
         listed = ", ".join(f"{k}: {n}" for k, n in sorted(unread.items()))
         warnings.append(
@@ -238,26 +260,8 @@ def _warn_unread_kinds(
                 "eval.unread-kind",
                 f"events of kinds no rule of this pack reads (kept, but they change no result): "
                 f"{listed}",
-                Location(None),
             )
         )
-
-
-def _decide(
-    subject: Subject, rs: CompiledRuleset, context: RunContext, values: tuple[Any, ...]
-) -> Result:
-    for check in rs.exclusions:
-        if values[check.slot]:
-            return Result(subject, rs, context, values, "excluded", check.id, None, None, None)
-    for index, rule in enumerate(rs.rules):
-        outcomes = [values[c.slot] for c in rule.criteria]
-        if any(outcomes) if rule.mode == "any" else all(outcomes):
-            return Result(
-                subject, rs, context, values, "graded", None, index, rule.grade, rule.grade
-            )
-    return Result(
-        subject, rs, context, values, "graded", None, -1, rs.default_grade, rs.default_grade
-    )
 
 
 def _roll_up(
@@ -317,22 +321,36 @@ def _roll_up(
 def _step_error(
     records: Records, subject: Subject, rs: CompiledRuleset, exc: StepFailed
 ) -> EvaluationError:
+    cause = exc.__cause__
+    what = f"{type(cause).__name__}: {cause}" if cause else "failed"
+    where = records.where("subject", subject.id)
+    if exc.index < 0:
+        event = exc.event
+        facts = [f.name for f in rs.facts if f.op != "compute"]
+        if event is not None:
+            where = records.where("event", event.id)
+        return EvaluationError(
+            Problem(
+                "eval.step-failed",
+                f"subject {subject.id!r}: filtering event "
+                f"{event.id if event else '?'!r} for the facts ({', '.join(facts)}) failed: "
+                f"{what}",
+                where,
+            )
+        )
     # The generated function guards facts, then exclusions, then criteria, in this order.
     ordered = (
         [f.step for f in rs.facts]
         + [c.step for c in rs.exclusions]
         + [c.step for r in rs.rules for c in r.criteria]
     )
-    step = ordered[exc.index] if exc.index < len(ordered) else None
-    cause = exc.__cause__
-    what = f"{type(cause).__name__}: {cause}" if cause else "failed"
-    where = records.where("subject", subject.id)
-    label = f"{step.id} ({step.clause})" if step and step.clause else (step.id if step else "?")
+    step = ordered[exc.index]
+    label = f"{step.id} ({step.clause})" if step.clause else step.id
     return EvaluationError(
         Problem(
             "eval.step-failed",
             f"subject {subject.id!r}: step {label} failed: {what}"
-            + (f"; expression: {step.expr}" if step and step.expr else ""),
-            Location(where.file, where.line, None, None),
+            + (f"; expression: {step.expr}" if step.expr else ""),
+            where,
         )
     )

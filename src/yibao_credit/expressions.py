@@ -16,11 +16,11 @@ from __future__ import annotations
 import ast
 import datetime as dt
 import difflib
+from calendar import monthrange
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
+from functools import lru_cache
 from typing import Any
-
-from dateutil.relativedelta import relativedelta
 
 from .errors import Location, PackError, Problem
 
@@ -45,23 +45,36 @@ NUMERIC = {"int", "number"}
 PERIOD_RE_TEXT = r"\d+[ymd]"
 
 
-def period_delta(text: str) -> relativedelta:
-    """``1y``, ``6m``, ``30d`` → a relativedelta (months clamp to the month's last day)."""
+@lru_cache(maxsize=256)
+def parse_period(text: str) -> tuple[int, str]:
+    """``1y``, ``6m``, ``30d`` → (1, "y"), (6, "m"), (30, "d")."""
     text = text.strip()
     unit = text[-1:]
     amount = text[:-1]
-    if not amount.isdigit() or unit not in "ymd" or not unit:
+    if not amount.isdigit() or not unit or unit not in "ymd":
         raise ValueError(f"{text!r} is not a period: write a number and y, m or d (e.g. 1y)")
-    n = int(amount)
-    return {"y": relativedelta(years=n), "m": relativedelta(months=n), "d": relativedelta(days=n)}[
-        unit
-    ]
+    return int(amount), unit
+
+
+def shift_period(day: dt.date, period: str, sign: int = 1) -> dt.date:
+    """Move a date by a period forward (sign 1) or back (sign -1).
+
+    Years and months land on the same day of the target month, or on its last day when it has
+    none (《民法典》第202条): 2024-02-29 plus one year is 2025-02-28; 2025-06-30 plus six months
+    is 2025-12-30. Days are plain days.
+    """
+    n, unit = parse_period(period)
+    if unit == "d":
+        return day + dt.timedelta(days=sign * n)
+    months = sign * (n * 12 if unit == "y" else n)
+    carry, month0 = divmod(day.month - 1 + months, 12)
+    year, month = day.year + carry, month0 + 1
+    return dt.date(year, month, min(day.day, monthrange(year, month)[1]))
 
 
 def add_period(day: dt.date, period: str) -> dt.date:
-    """The day a period of years or months ends (《民法典》第202条: same day, else month end)."""
-    result: dt.date = day + period_delta(period)
-    return result
+    """The day a period of years, months or days from ``day`` ends (《民法典》第202条)."""
+    return shift_period(day, period)
 
 
 def days_between(start: dt.date, end: dt.date) -> int:
@@ -314,7 +327,7 @@ class _Checker:
             period = node.args[1]
             if isinstance(period, ast.Constant) and isinstance(period.value, str):
                 try:
-                    period_delta(period.value)
+                    parse_period(period.value)
                 except ValueError as exc:
                     raise self.fail(period, str(exc)) from None
         if fn.returns == "number" and all(a.type == "int" for a in args) and fn.args[0] != "date":

@@ -18,6 +18,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
 
+from .bulk import paused_gc
 from .errors import Location, Problem, RecordError
 
 MAX_PROBLEMS = 50
@@ -27,7 +28,7 @@ MAX_PROBLEMS = 50
 class Subject(BaseModel):
     """Who is graded: an institution, a practitioner or an insured person."""
 
-    model_config = ConfigDict(extra="allow", str_strip_whitespace=True)
+    model_config = ConfigDict(extra="allow")
 
     id: str
     type: str
@@ -42,7 +43,7 @@ class Subject(BaseModel):
 
     def attr(self, name: str) -> Any:
         """A contract field or a free attribute, None when absent."""
-        if name in Subject.model_fields:
+        if name in _SUBJECT_NAMES:
             return getattr(self, name)
         extra = self.__pydantic_extra__
         return extra.get(name) if extra else None
@@ -51,7 +52,7 @@ class Subject(BaseModel):
 class Event(BaseModel):
     """One established fact about a subject on the date it was established."""
 
-    model_config = ConfigDict(extra="allow", str_strip_whitespace=True)
+    model_config = ConfigDict(extra="allow")
 
     id: str
     subject_id: str
@@ -70,10 +71,14 @@ class Event(BaseModel):
 
     def attr(self, name: str) -> Any:
         """A contract field or a free attribute, None when absent."""
-        if name in Event.model_fields:
+        if name in _EVENT_NAMES:
             return getattr(self, name)
         extra = self.__pydantic_extra__
         return extra.get(name) if extra else None
+
+
+_SUBJECT_NAMES = frozenset(Subject.model_fields)
+_EVENT_NAMES = frozenset(Event.model_fields)
 
 
 SUBJECT_FIELDS: dict[str, str] = {
@@ -188,12 +193,14 @@ class Records:
 
     subjects: list[Subject]
     events: list[Event]
-    origins: dict[tuple[str, str], Location] = field(default_factory=dict)
-    """(``"subject"`` or ``"event"``, id) → where the record was read."""
+    lines: dict[tuple[str, str], int] = field(default_factory=dict)
+    """(``"subject"`` or ``"event"``, id) → the line (or position) the record was read from."""
+    files: dict[str, str] = field(default_factory=dict)
+    """``"subject"`` / ``"event"`` → the file (or label) those records were read from."""
 
     def where(self, what: str, record_id: str, path: str | None = None) -> Location:
-        loc = self.origins.get((what, record_id), Location())
-        return Location(loc.file, loc.line, None, path)
+        """Where a record came from, for messages; built only when a message needs it."""
+        return Location(self.files.get(what), self.lines.get((what, record_id)), None, path)
 
 
 def _clean_csv_row(row: Mapping[str | None, Any]) -> dict[str, Any]:
@@ -202,9 +209,11 @@ def _clean_csv_row(row: Mapping[str | None, Any]) -> dict[str, Any]:
     for key, value in row.items():
         if key is None:
             raise ValueError("more cells than header columns")
-        if value is None or value == "":
+        if value is None:
             continue
-        out[key] = value
+        value = value.strip()
+        if value:
+            out[key] = value
     return out
 
 
@@ -223,11 +232,11 @@ def _validation_problems(exc: ValidationError, file: str, line: int, code: str) 
 
 def _read_rows(
     path: Path, model: type[BaseModel], what: str
-) -> tuple[list[Any], dict[tuple[str, str], Location], list[Problem]]:
+) -> tuple[list[Any], dict[tuple[str, str], int], list[Problem]]:
     """Read and validate one file; collect problems instead of stopping at the first."""
     name = str(path)
     rows: list[Any] = []
-    origins: dict[tuple[str, str], Location] = {}
+    lines: dict[tuple[str, str], int] = {}
     problems: list[Problem] = []
     code = f"record.{what}"
     suffix = path.suffix.lower()
@@ -247,21 +256,20 @@ def _read_rows(
         ) from exc
 
     def add(record: Any, line: int) -> None:
-        rid = record.id
-        if (what, rid) in origins:
-            first = origins[(what, rid)]
+        key = (what, record.id)
+        first = lines.setdefault(key, line)
+        if first != line:
             problems.append(
                 Problem(
                     f"{code}.duplicate-id",
-                    f"duplicate id {rid!r} (first on line {first.line})",
+                    f"duplicate id {record.id!r} (first on line {first})",
                     Location(name, line, None, "id"),
                 )
             )
             return
-        origins[(what, rid)] = Location(name, line)
         rows.append(record)
 
-    with handle:
+    with handle, paused_gc():
         if suffix == ".jsonl":
             validate_json = model.model_validate_json
             for lineno, text in enumerate(handle, 1):
@@ -307,36 +315,38 @@ def _read_rows(
                     problems.extend(_validation_problems(exc, name, lineno, code))
                 except ValueError as exc:
                     problems.append(Problem(f"{code}.csv", str(exc), Location(name, lineno)))
-    return rows, origins, problems
+    return rows, lines, problems
 
 
 def read_subjects(path: str | Path) -> Records:
     """Read a subjects file; raises RecordError listing every problem found."""
-    rows, origins, problems = _read_rows(Path(path), Subject, "subject")
+    rows, lines, problems = _read_rows(Path(path), Subject, "subject")
     if problems:
         raise RecordError(problems)
-    return Records(rows, [], origins)
+    return Records(rows, [], lines, {"subject": str(path)})
 
 
 def read_events(path: str | Path) -> Records:
     """Read an events file; raises RecordError listing every problem found."""
-    rows, origins, problems = _read_rows(Path(path), Event, "event")
+    rows, lines, problems = _read_rows(Path(path), Event, "event")
     if problems:
         raise RecordError(problems)
-    return Records([], rows, origins)
+    return Records([], rows, lines, {"event": str(path)})
 
 
 def load_records(subjects: str | Path, events: str | Path | None = None) -> Records:
     """Read subjects and events files and check they refer to each other correctly."""
-    s_rows, s_origins, problems = _read_rows(Path(subjects), Subject, "subject")
+    s_rows, lines, problems = _read_rows(Path(subjects), Subject, "subject")
     e_rows: list[Event] = []
-    e_origins: dict[tuple[str, str], Location] = {}
+    files = {"subject": str(subjects)}
     if events is not None:
-        e_rows, e_origins, e_problems = _read_rows(Path(events), Event, "event")
+        e_rows, e_lines, e_problems = _read_rows(Path(events), Event, "event")
         problems += e_problems
+        lines.update(e_lines)
+        files["event"] = str(events)
     if problems:
         raise RecordError(problems[:MAX_PROBLEMS])
-    records = Records(s_rows, e_rows, {**s_origins, **e_origins})
+    records = Records(s_rows, e_rows, lines, files)
     check_references(records)
     return records
 
@@ -351,7 +361,7 @@ def records_from_python(
     The position in each iterable (1-based) stands in for the line number.
     """
     problems: list[Problem] = []
-    origins: dict[tuple[str, str], Location] = {}
+    lines: dict[tuple[str, str], int] = {}
     out_s: list[Subject] = []
     out_e: list[Event] = []
     for what, items, model, out in (
@@ -366,20 +376,22 @@ def records_from_python(
                 problems.extend(_validation_problems(exc, label, index, f"record.{what}"))
                 continue
             key = (what, record.id)
-            if key in origins:
+            if key in lines:
                 problems.append(
                     Problem(
                         f"record.{what}.duplicate-id",
-                        f"duplicate id {record.id!r} (first at {origins[key].line})",
+                        f"duplicate id {record.id!r} (first at {lines[key]})",
                         Location(label, index, None, "id"),
                     )
                 )
                 continue
-            origins[key] = Location(label, index)
+            lines[key] = index
             out.append(record)  # type: ignore[arg-type]
     if problems:
         raise RecordError(problems[:MAX_PROBLEMS])
-    records = Records(out_s, out_e, origins)
+    records = Records(
+        out_s, out_e, lines, {"subject": f"{source}[subjects]", "event": f"{source}[events]"}
+    )
     check_references(records)
     return records
 
@@ -429,6 +441,15 @@ _ADAPTERS: dict[str, TypeAdapter[Any]] = {
 }
 
 
+_PY_TYPES: dict[str, tuple[type, ...]] = {
+    "str": (str,),
+    "int": (int,),
+    "number": (int, float),
+    "bool": (bool,),
+    "date": (dt.date,),
+}
+
+
 def check_event_kinds(records: Records, kinds: Mapping[str, EventKind]) -> None:
     """Check each event against its kind's attributes, and fill in declared defaults.
 
@@ -437,11 +458,18 @@ def check_event_kinds(records: Records, kinds: Mapping[str, EventKind]) -> None:
     """
     problems: list[Problem] = []
     known = ", ".join(sorted(kinds))
+    plan = {
+        k.name: [
+            (name, spec, name in _EVENT_NAMES, _PY_TYPES[spec.type])
+            for name, spec in k.attributes.items()
+        ]
+        for k in kinds.values()
+    }
     for e in records.events:
         if len(problems) >= MAX_PROBLEMS:
             break
-        kind = kinds.get(e.kind)
-        if kind is None:
+        specs = plan.get(e.kind)
+        if specs is None:
             problems.append(
                 Problem(
                     "record.event.unknown-kind",
@@ -450,8 +478,11 @@ def check_event_kinds(records: Records, kinds: Mapping[str, EventKind]) -> None:
                 )
             )
             continue
-        for name, spec in kind.attributes.items():
-            value = e.attr(name)
+        if not specs:
+            continue
+        extra = e.__pydantic_extra__
+        for name, spec, core, pytypes in specs:
+            value = getattr(e, name) if core else (extra.get(name) if extra else None)
             if value is None:
                 if spec.required:
                     problems.append(
@@ -464,17 +495,19 @@ def check_event_kinds(records: Records, kinds: Mapping[str, EventKind]) -> None:
                 elif spec.default is not None:
                     _set_attr(e, name, spec.default)
                 continue
-            try:
-                converted = _ADAPTERS[spec.type].validate_python(value)
-            except ValidationError:
-                problems.append(
-                    Problem(
-                        "record.event.attribute-type",
-                        f"{name!r} must be {spec.type} for a {e.kind!r} event, got {value!r}",
-                        records.where("event", e.id, name),
+            converted = value
+            if not isinstance(value, pytypes) or (isinstance(value, bool) and bool not in pytypes):
+                try:
+                    converted = _ADAPTERS[spec.type].validate_python(value)
+                except ValidationError:
+                    problems.append(
+                        Problem(
+                            "record.event.attribute-type",
+                            f"{name!r} must be {spec.type} for a {e.kind!r} event, got {value!r}",
+                            records.where("event", e.id, name),
+                        )
                     )
-                )
-                continue
+                    continue
             if spec.choices is not None and converted not in spec.choices:
                 problems.append(
                     Problem(
@@ -491,7 +524,7 @@ def check_event_kinds(records: Records, kinds: Mapping[str, EventKind]) -> None:
 
 
 def _set_attr(e: Event, name: str, value: Any) -> None:
-    if name in Event.model_fields:
+    if name in _EVENT_NAMES:
         object.__setattr__(e, name, value)
     else:
         extra = e.__pydantic_extra__

@@ -8,7 +8,7 @@ Chinese or English (for the institution and the reviewer).
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from .compiler import StepSpec
@@ -93,7 +93,7 @@ def _name_value(result: Result, name: str) -> Any:
     return result.subject.attr(name)
 
 
-def _evidence_of(result: Result, names: Iterable[str]) -> list[str]:
+def _evidence_of(result: Result, names: Iterable[str]) -> tuple[str, ...]:
     """The events behind the facts an expression reads, in (date, id) order."""
     evidence = result.ruleset.evidence_slots
     seen: dict[str, Event] = {}
@@ -102,23 +102,24 @@ def _evidence_of(result: Result, names: Iterable[str]) -> list[str]:
         if slot is not None:
             for e in result.values[slot]:
                 seen[e.id] = e
-    return [e.id for e in sorted(seen.values(), key=lambda e: (e.date, e.id))]
+    if not seen:
+        return ()
+    return tuple(e.id for e in sorted(seen.values(), key=lambda e: (e.date, e.id)))
 
 
-def _step(
-    spec: StepSpec,
-    lang: str,
-    outcome: Any,
-    inputs: dict[str, Any],
-    evidence: list[str],
-    decisive: bool = False,
-) -> dict[str, Any]:
+Step = tuple[StepSpec, Any, tuple[tuple[str, Any], ...], tuple[str, ...], bool]
+"""(what the step is, its outcome, its inputs as (name, value) pairs, evidence ids, decisive)."""
+
+
+def step_dict(step: Step, lang: str) -> dict[str, Any]:
+    """One step as the contract's JSON object (keys in a fixed order)."""
+    spec, outcome, inputs, evidence, decisive = step
     out: dict[str, Any] = {
         "step": spec.id,
         "title": spec.title.get(lang),
         "outcome": jsonable(outcome),
-        "inputs": {k: jsonable(v) for k, v in inputs.items()},
-        "evidence": evidence,
+        "inputs": {k: jsonable(v) for k, v in inputs},
+        "evidence": list(evidence),
         "clause": spec.clause,
     }
     if spec.provisional:
@@ -130,100 +131,108 @@ def _step(
 
 def build_trace(result: Result, lang: str = "zh") -> list[dict[str, Any]]:
     """The steps of one result, in the order they were decided."""
+    return [step_dict(step, lang) for step in iter_steps(result)]
+
+
+def iter_steps(result: Result) -> Iterator[Step]:
+    """The steps of one result: windows, facts, exclusions, criteria, grade, roll-ups."""
     rs = result.ruleset
-    policy = result.context.policy
-    steps: list[dict[str, Any]] = []
+    context = result.context
+    values = result.values
     for wname in rs.windows:
-        window = policy.model.windows[wname]
-        bounds = result.context.bounds[wname]
+        window = context.policy.model.windows[wname]
+        bounds = context.bounds[wname]
         start = bounds.start
         if window.type == "since" and window.field:
             start = result.subject.attr(window.field)
-        inputs: dict[str, Any] = {"as_of": result.context.as_of, "type": window.type}
+        inputs: tuple[tuple[str, Any], ...] = (("as_of", context.as_of), ("type", window.type))
         if window.length:
-            inputs["length"] = window.length
+            inputs += (("length", window.length),)
         if window.field:
-            inputs["field"] = window.field
-        spec = rs.window_steps[wname]
-        steps.append(
-            _step(spec, lang, {"from": jsonable(start), "to": jsonable(bounds.end)}, inputs, [])
+            inputs += (("field", window.field),)
+        yield (
+            rs.window_steps[wname],
+            {"from": jsonable(start), "to": jsonable(bounds.end)},
+            inputs,
+            (),
+            False,
         )
     for f in rs.facts:
         if f.op == "compute":
-            inputs = {n: _name_value(result, n) for n in f.step.reads}
-            evidence = _evidence_of(result, f.step.reads)
-        else:
-            inputs = {"window": f.window, "op": f.op}
-            if f.step.expr:
-                inputs["where"] = f.step.expr
-            assert f.evidence_slot is not None
-            evidence = [e.id for e in result.values[f.evidence_slot]]
-        steps.append(_step(f.step, lang, result.values[f.slot], inputs, evidence))
-    for check in rs.exclusions:
-        fired = bool(result.values[check.slot])
-        steps.append(
-            _step(
-                check.step,
-                lang,
-                fired,
-                {n: _name_value(result, n) for n in check.step.reads},
-                _evidence_of(result, check.step.reads) if fired else [],
-                decisive=fired and result.exclusion == check.id,
+            yield (
+                f.step,
+                values[f.slot],
+                _inputs(result, f.step.reads),
+                _evidence_of(result, f.step.reads),
+                False,
             )
+        else:
+            assert f.evidence_slot is not None
+            yield (
+                f.step,
+                values[f.slot],
+                f.step.fixed_inputs,
+                tuple(e.id for e in values[f.evidence_slot]),
+                False,
+            )
+    for check in rs.exclusions:
+        fired = bool(values[check.slot])
+        decisive = fired and result.exclusion == check.id
+        yield (
+            check.step,
+            fired,
+            _inputs(result, check.step.reads),
+            _evidence_of(result, check.step.reads) if fired else (),
+            decisive,
         )
-        if fired and result.exclusion == check.id:
-            return steps
+        if decisive:
+            return
     assert result.rule is not None
     last = result.rule if result.rule >= 0 else len(rs.rules) - 1
     for rule in rs.rules[: last + 1]:
         for c in rule.criteria:
-            met = bool(result.values[c.slot])
-            steps.append(
-                _step(
-                    c.step,
-                    lang,
-                    met,
-                    {n: _name_value(result, n) for n in c.step.reads},
-                    _evidence_of(result, c.step.reads) if met else [],
-                )
+            met = bool(values[c.slot])
+            yield (
+                c.step,
+                met,
+                _inputs(result, c.step.reads),
+                _evidence_of(result, c.step.reads) if met else (),
+                False,
             )
+    decisive = not any(o.applied for o in result.rollups)
     if result.rule >= 0:
         rule = rs.rules[result.rule]
-        matched = [c.id for c in rule.criteria if result.values[c.slot]]
-        steps.append(
-            _step(
-                rule.step,
-                lang,
-                result.own_grade,
-                {"rule": rule.grade, "mode": rule.mode, "matched": matched},
-                [],
-                decisive=not any(o.applied for o in result.rollups),
-            )
+        matched = tuple(c.id for c in rule.criteria if values[c.slot])
+        yield (
+            rule.step,
+            result.own_grade,
+            (("rule", rule.grade), ("mode", rule.mode), ("matched", matched)),
+            (),
+            decisive,
         )
     else:
-        steps.append(
-            _step(
-                rs.default,
-                lang,
-                result.own_grade,
-                {"rule": "default"},
-                [],
-                decisive=not any(o.applied for o in result.rollups),
-            )
-        )
+        yield (rs.default, result.own_grade, (("rule", "default"),), (), decisive)
     for o in result.rollups:
         spec = o.band.step if o.band else o.rollup.step
-        inputs = {
-            "counted": len(o.counted),
-            "members": o.rollup.members_expr,
-            "counts": o.rollup.counts_expr,
-            "grade_before": o.before,
-            "band": o.band.interval.describe() if o.band else None,
-            "cap": o.band.cap if o.band else None,
-            "effect": o.reason,
-        }
-        steps.append(_step(spec, lang, o.after, inputs, list(o.counted), decisive=o.applied))
-    return steps
+        yield (
+            spec,
+            o.after,
+            (
+                ("counted", len(o.counted)),
+                ("members", o.rollup.members_expr),
+                ("counts", o.rollup.counts_expr),
+                ("grade_before", o.before),
+                ("band", o.band.interval.describe() if o.band else None),
+                ("cap", o.band.cap if o.band else None),
+                ("effect", o.reason),
+            ),
+            o.counted,
+            o.applied,
+        )
+
+
+def _inputs(result: Result, names: tuple[str, ...]) -> tuple[tuple[str, Any], ...]:
+    return tuple((n, _name_value(result, n)) for n in names)
 
 
 def measures_of(result: Result, lang: str = "zh") -> list[dict[str, Any]]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from .expressions import period_delta
+from .expressions import shift_period
 from .pack_schema import Window
 
 
@@ -30,7 +30,7 @@ def window_bounds(window: Window, as_of: dt.date, length: str | None = None) -> 
     if window.type == "rolling":
         period = length if length is not None else window.length
         assert period is not None
-        start = as_of - period_delta(period) + dt.timedelta(days=1)
+        start = shift_period(as_of, period, -1) + dt.timedelta(days=1)
         return Bounds(start, as_of)
     if window.type == "calendar_year":
         year = as_of.year + window.offset
