@@ -59,9 +59,19 @@ def best_of(repeat: int, fn: Callable[[], T]) -> tuple[float, T]:
 def end_to_end(policy: Path, data: Path, out: Path) -> tuple[float, float]:
     """Wall seconds and peak RSS (MiB) of the CLI in a child process."""
     cmd = [
-        sys.executable, "-m", "yibao_credit.cli", "evaluate", str(policy),
-        "--subjects", str(data / "subjects.jsonl"), "--events", str(data / "events.jsonl"),
-        "--as-of", AS_OF.isoformat(), "--output", str(out),
+        sys.executable,
+        "-m",
+        "yibao_credit.cli",
+        "evaluate",
+        str(policy),
+        "--subjects",
+        str(data / "subjects.jsonl"),
+        "--events",
+        str(data / "events.jsonl"),
+        "--as-of",
+        AS_OF.isoformat(),
+        "--output",
+        str(out),
     ]
     start = time.perf_counter()
     subprocess.run(cmd, check=True, stderr=subprocess.DEVNULL)
@@ -86,8 +96,9 @@ def main(argv: list[str] | None = None) -> int:
     e2e_wall, e2e_rss = min(end_to_end(args.policy, data, out) for _ in range(args.repeat))
 
     t_pack, policy = best_of(1, lambda: load_policy(args.policy))
-    t_load, records = best_of(1, lambda: load_records(data / "subjects.jsonl",
-                                                       data / "events.jsonl"))
+    t_load, records = best_of(
+        1, lambda: load_records(data / "subjects.jsonl", data / "events.jsonl")
+    )
     t_prep, prepared = best_of(args.repeat, lambda: prepare(policy, records, AS_OF))
     t_eval, result = best_of(args.repeat, lambda: run(prepared))
 
@@ -101,8 +112,7 @@ def main(argv: list[str] | None = None) -> int:
     t_hand, hand = best_of(args.repeat, lambda: grade_all(records.subjects, grouped, AS_OF))
 
     mismatches = [
-        r.subject.id for r in result
-        if hand[r.subject.id] != (r.status, r.grade, r.exclusion)
+        r.subject.id for r in result if hand[r.subject.id] != (r.status, r.grade, r.exclusion)
     ]
     grades = Counter(r.grade or f"excluded:{r.exclusion}" for r in result)
     report = {
@@ -121,15 +131,17 @@ def main(argv: list[str] | None = None) -> int:
         "handwritten_s": {"group": round(t_group, 2), "grade_all": round(t_hand, 2)},
         "evaluate_vs_handwritten": round(t_eval / t_hand, 2),
         "prepare_plus_evaluate_vs_handwritten_group_plus_grade": round(
-            (t_prep + t_eval) / (t_group + t_hand), 2),
+            (t_prep + t_eval) / (t_group + t_hand), 2
+        ),
         "mismatches_with_handwritten": len(mismatches),
         "grades": dict(sorted(grades.items())),
         "cpus": os.cpu_count(),
         "python": sys.version.split()[0],
     }
     print(json.dumps(report, ensure_ascii=False, indent=2))
-    (data / "bench.json").write_text(json.dumps(report, ensure_ascii=False, indent=2) + "\n",
-                                     encoding="utf-8")
+    (data / "bench.json").write_text(
+        json.dumps(report, ensure_ascii=False, indent=2) + "\n", encoding="utf-8"
+    )
     if mismatches:
         print(f"MISMATCH with the hand-written rules, first: {mismatches[:5]}", file=sys.stderr)
         return 1

@@ -19,7 +19,7 @@ from .pack import load_policy
 from .packtest import default_tests_path, read_tests, run_case
 from .records import load_records
 from .render import FORMATS, write_results
-from .trace import render_text
+from .trace import DETAILS, render_text
 
 
 def _date(text: str) -> dt.date:
@@ -62,7 +62,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     run = policy.evaluate(records, as_of=args.as_of)
     _report(run.warnings, sys.stderr, "warning")
     with _output(args.output) as out:
-        write_results(run, out, args.format, args.lang)
+        write_results(run, out, args.format, args.lang, args.trace)
     return 0
 
 
@@ -172,6 +172,13 @@ def build_parser() -> argparse.ArgumentParser:
     _evaluate_args(ev)
     ev.add_argument("--format", choices=FORMATS, default="jsonl")
     ev.add_argument("--output", help="write here instead of standard output")
+    ev.add_argument(
+        "--trace",
+        choices=DETAILS,
+        default="full",
+        help="trace in each result: every step (full, the default), only the steps that "
+        "decided it (decisive), or none",
+    )
     ev.set_defaults(func=cmd_evaluate)
 
     ex = subs.add_parser("explain", help="one subject's trace, readable")

@@ -187,7 +187,14 @@ def _x(event: Event, name: str) -> Any:
 
 
 RUNTIME: dict[str, Any] = {
-    "__builtins__": {"len": len, "bool": bool, "sum": sum, "max": max, "min": min},
+    "__builtins__": {
+        "len": len,
+        "bool": bool,
+        "sum": sum,
+        "max": max,
+        "min": min,
+        "Exception": Exception,
+    },
     "_sx": _sx,
     "_x": _x,
     "_StepFailed": StepFailed,
@@ -246,6 +253,12 @@ class PackCompiler:
 
     def loc(self, path: PathKey) -> Location:
         return self.doc.locate(path)
+
+    def parse_expr(
+        self, text: str, scope: Mapping[str, TypeInfo], path: PathKey, **kw: Any
+    ) -> Expr:
+        """Check an expression of the pack, with errors located at its line and column."""
+        return parse_expr(text, scope, self.loc(path), position=self.doc.text_position(path), **kw)
 
     # -- provenance ------------------------------------------------------------------------
     def cite(self, clause: str | ClauseRef | None, path: PathKey) -> str | None:
@@ -322,6 +335,19 @@ class PackCompiler:
                 attrs.setdefault(name, []).append(spec)
         for name, specs in attrs.items():
             types = {s.type for s in specs}
+            if len(types) > 1 and not types <= {"int", "number"}:
+                owners = ", ".join(
+                    f"{spec.type} for {k.name}"
+                    for k in chosen
+                    for a, spec in k.attributes.items()
+                    if a == name
+                )
+                scope[name] = TypeInfo(
+                    "conflict",
+                    element=f"{name!r} has a different type for each event kind ({owners}): "
+                    f"narrow the filter with kind == '...' first",
+                )
+                continue
             present = (
                 kinds is not None
                 and len(specs) == len(chosen)
@@ -396,20 +422,22 @@ class PackCompiler:
         for fname in order:
             fact = rs.facts[fname]
             fpath = (*path, "facts", fname)
+            # Until its definition checks out, a fact has the type its operation gives, so a
+            # broken filter is reported once, not again at every rule that reads the fact.
+            fact_types[fname] = _placeholder_type(fact.op)
             if fact.op == "compute":
                 assert fact.expr is not None
                 fscope = {**scope, **fact_types}
                 try:
-                    e = parse_expr(
+                    e = self.parse_expr(
                         fact.expr,
                         fscope,
-                        self.loc((*fpath, "expr")),
+                        (*fpath, "expr"),
                         expect=None,
                         scope_name=f"fact {fname}",
                     )
                 except PackError as exc:
                     self.problems.extend(exc.problems)
-                    fact_types[fname] = TypeInfo("number")
                     continue
                 fact_types[fname] = e.type
                 fact_exprs[fname] = (e, None, None)
@@ -447,10 +475,10 @@ class PackCompiler:
             residual: ast.expr | None = None
             if fact.where:
                 try:
-                    expr = parse_expr(
+                    expr = self.parse_expr(
                         fact.where,
                         escope,
-                        self.loc((*fpath, "where")),
+                        (*fpath, "where"),
                         scope_name=f"the filter of fact {fname}",
                     )
                 except PackError as exc:
@@ -505,8 +533,8 @@ class PackCompiler:
                 self.error((*epath, "id"), f"duplicate exclusion id {ex.id!r}")
             seen_ids.add(ex.id)
             try:
-                e = parse_expr(
-                    ex.when, full_scope, self.loc((*epath, "when")), scope_name=f"exclusion {ex.id}"
+                e = self.parse_expr(
+                    ex.when, full_scope, (*epath, "when"), scope_name=f"exclusion {ex.id}"
                 )
             except PackError as exc:
                 self.problems.extend(exc.problems)
@@ -672,10 +700,10 @@ class PackCompiler:
                     self.error((*cpath, "id"), f"duplicate criterion id {crit.id!r}")
                 seen.add(crit.id)
                 try:
-                    e = parse_expr(
+                    e = self.parse_expr(
                         crit.when,
                         scope,
-                        self.loc((*cpath, "when")),
+                        (*cpath, "when"),
                         scope_name=f"criterion {crit.id}",
                     )
                 except PackError as exc:
@@ -697,15 +725,7 @@ class PackCompiler:
                     rule.grade,
                     mode,
                     tuple(checks),
-                    self.step(
-                        f"grade.{rule.grade}",
-                        "grade",
-                        title,
-                        None,
-                        rpath,
-                        clause=rule.clause,
-                        note=rule.note,
-                    ),
+                    self.step(f"grade.{rule.grade}", "grade", title, rule, rpath),
                 )
             )
         default = grading.default
@@ -733,10 +753,10 @@ class PackCompiler:
             self.error((*path, "head"), f"{ro.head!r} is not a text field of the subject")
         sscope = self.subject_scope(rs.required)
         try:
-            members = parse_expr(
+            members = self.parse_expr(
                 ro.members,
                 sscope,
-                self.loc((*path, "members")),
+                (*path, "members"),
                 scope_name=f"roll-up {ro.id} members",
             )
         except PackError as exc:
@@ -749,8 +769,8 @@ class PackCompiler:
             "exclusion": TypeInfo("str", optional=True, choices=frozenset(exclusion_ids) or None),
         }
         try:
-            counts = parse_expr(
-                ro.counts, rscope, self.loc((*path, "counts")), scope_name=f"roll-up {ro.id} counts"
+            counts = self.parse_expr(
+                ro.counts, rscope, (*path, "counts"), scope_name=f"roll-up {ro.id} counts"
             )
         except PackError as exc:
             self.problems.extend(exc.problems)
@@ -1003,6 +1023,17 @@ class PackCompiler:
             "",
         ]
         return "\n".join(head + body + tail), tuple(sorted(params))
+
+
+def _placeholder_type(op: str) -> TypeInfo:
+    """The type a fact's operation gives; unknown for a compute fact until it is checked."""
+    return {
+        "count": TypeInfo("int"),
+        "exists": TypeInfo("bool"),
+        "sum": TypeInfo("number"),
+        "max": TypeInfo("number", optional=True),
+        "min": TypeInfo("number", optional=True),
+    }.get(op, TypeInfo("unknown"))
 
 
 def _subject_access(name: str) -> str:

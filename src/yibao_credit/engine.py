@@ -137,7 +137,12 @@ class Prepared:
 
 
 def prepare(policy: Policy, records: Records, as_of: dt.date) -> Prepared:
-    """Check records against the pack, assign rulesets, group events by subject and kind."""
+    """Check records against the pack, assign rulesets, group events by subject."""
+    with paused_gc():
+        return _prepare(policy, records, as_of)
+
+
+def _prepare(policy: Policy, records: Records, as_of: dt.date) -> Prepared:
     check_event_kinds(records, policy.event_kinds)
     context = resolve(policy, as_of)
     warnings: list[Problem] = []
@@ -181,6 +186,11 @@ def prepare(policy: Policy, records: Records, as_of: dt.date) -> Prepared:
 
 def run(prepared: Prepared) -> Run:
     """Run every assigned subject through its ruleset, then the roll-ups."""
+    with paused_gc():
+        return _run(prepared)
+
+
+def _run(prepared: Prepared) -> Run:
     context = prepared.context
     policy = context.policy
     functions = {
@@ -217,8 +227,7 @@ def run(prepared: Prepared) -> Run:
 
 def evaluate(policy: Policy, records: Records, as_of: dt.date) -> Run:
     """Evaluate every subject in ``records`` as of ``as_of``."""
-    with paused_gc():
-        return run(prepare(policy, records, as_of))
+    return run(prepare(policy, records, as_of))
 
 
 def _window_pair(bounds: Bounds) -> tuple[dt.date, dt.date]:

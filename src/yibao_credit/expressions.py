@@ -32,7 +32,7 @@ MAX_DEPTH = 40
 class TypeInfo:
     """The static type of a name or sub-expression."""
 
-    type: str  # str, int, number, bool, date, none, seq
+    type: str  # str, int, number, bool, date, none, seq; "conflict" when kinds disagree
     optional: bool = False
     choices: frozenset[str] | None = None
     element: str | None = None  # for seq literals
@@ -182,6 +182,10 @@ class _Rename(ast.NodeTransformer):
         return replacement
 
 
+class _Silent(Exception):
+    """A name whose own definition failed (already reported): say nothing more here."""
+
+
 class _Fail(Exception):
     def __init__(self, node: ast.AST | None, message: str) -> None:
         super().__init__(message)
@@ -237,6 +241,10 @@ class _Checker:
             )
         if node.id not in self.names:
             self.names.append(node.id)
+        if info.type == "unknown":
+            raise _Silent()
+        if info.type == "conflict":
+            raise self.fail(node, info.element or f"{node.id!r} has no single type here")
         if node.id in narrowed:
             return replace(info, optional=False)
         return info
@@ -310,8 +318,8 @@ class _Checker:
         fn = FUNCTIONS[node.func.id]
         args = [self.check(a, narrowed) for a in node.args]
         if fn.args and fn.args[0].startswith("*"):
-            if not args:
-                raise self.fail(node, f"{node.func.id}() needs at least one argument")
+            if len(args) < 2:
+                raise self.fail(node, f"{node.func.id}() needs at least two arguments")
             expected = [fn.args[0][1:]] * len(args)
         else:
             expected = list(fn.args)
@@ -353,6 +361,14 @@ class _Checker:
         if "none" in (left.type, right.type):
             raise self.fail(rn, "compare with None using 'is None' or 'is not None'")
         if isinstance(op, (ast.In, ast.NotIn)):
+            # A missing value is simply not in a list; but nothing is "in" a missing text,
+            # and a missing text cannot be looked for in another text.
+            if right.optional or (left.optional and right.type == "str"):
+                n = rn if right.optional else ln
+                name = n.id if isinstance(n, ast.Name) else "a value"
+                raise self.fail(
+                    n, f"{name} may be missing; guard it first: '{name} is not None and ...'"
+                )
             if right.type == "seq":
                 elem = right.element
                 if elem is not None and not _compatible(left.type, elem):
@@ -423,14 +439,23 @@ def parse_expr(
     *,
     expect: str | None = "bool",
     scope_name: str = "this expression",
+    position: Callable[[int, int], tuple[int, int]] | None = None,
 ) -> Expr:
-    """Parse, whitelist and type-check an expression; raises PackError located at ``where``."""
+    """Parse, whitelist and type-check an expression; raises PackError located at ``where``.
+
+    ``position`` maps a (line, column) inside the text to the file, so an error points at the
+    offending name even inside quotes or a folded block.
+    """
+    lead = len(text) - len(text.lstrip()) if isinstance(text, str) else 0
 
     def error(message: str, node: ast.AST | None = None) -> PackError:
-        col = where.column
-        if node is not None and col is not None and hasattr(node, "col_offset"):
-            col = col + node.col_offset
-        loc = Location(where.file, where.line, col, where.path)
+        line, col = where.line, where.column
+        if node is not None and hasattr(node, "col_offset"):
+            if position is not None:
+                line, col = position(getattr(node, "lineno", 1), node.col_offset + lead)
+            elif col is not None:
+                col = col + node.col_offset
+        loc = Location(where.file, line, col, where.path)
         return PackError(Problem("pack.expr", f"{message}  — in: {text}", loc))
 
     if not isinstance(text, str) or not text.strip():
@@ -456,6 +481,8 @@ def parse_expr(
         info = checker.check(tree.body)
     except _Fail as exc:
         raise error(exc.message, exc.node) from None
+    except _Silent:
+        raise PackError([]) from None
     if expect is not None:
         if info.type != expect or info.optional:
             raise error(f"must be {expect} (true/false), but is {info.describe()}")

@@ -21,7 +21,7 @@ from .compiler import CompiledRuleset, PackCompiler, declared_kinds
 from .errors import PackError, Problem
 from .pack_schema import PackModel, Provenance
 from .records import EventKind, Records, Subject
-from .sourcemap import PathKey, YamlDocument, read_yaml
+from .sourcemap import PathKey, YamlDocument, format_path, read_yaml
 
 
 def _all_field_names() -> list[str]:
@@ -81,7 +81,7 @@ def schema_problems(exc: ValidationError, doc: YamlDocument) -> list[Problem]:
             message = f"required key {str(path[-1])!r} is missing"
             location = doc.locate(path[:-1])
             location = type(location)(
-                location.file, location.line, location.column, ".".join(str(p) for p in path)
+                location.file, location.line, location.column, format_path(path)
             )
         else:
             message = err["msg"].removeprefix("Value error, ")
@@ -136,7 +136,7 @@ class Policy:
     def provisional(self) -> list[ProvisionalValue]:
         """Every provisional rule or value, in file order."""
         out = [
-            ProvisionalValue(".".join(str(p) for p in path), self.doc.locate(path).line, note)
+            ProvisionalValue(format_path(path), self.doc.locate(path).line, note)
             for path, note in _walk_provisional(self.model, ())
         ]
         return sorted(out, key=lambda p: (p.line or 0, p.path))

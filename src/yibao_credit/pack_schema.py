@@ -203,14 +203,12 @@ class Criterion(Provenance):
     when: str
 
 
-class GradeRule(Strict):
+class GradeRule(Provenance):
     """The criteria for one grade: ``any`` (one suffices) or ``all`` (each must hold)."""
 
     grade: str
     any: list[Criterion] | None = None
     all: list[Criterion] | None = None
-    clause: str | ClauseRef | None = None
-    note: str | None = None
 
     @model_validator(mode="after")
     def _one_list(self) -> GradeRule:

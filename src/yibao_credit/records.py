@@ -14,15 +14,32 @@ import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
+from pydantic import BaseModel, BeforeValidator, ConfigDict, TypeAdapter, ValidationError
 
 from .bulk import paused_gc
 from .errors import Location, Problem, RecordError
 
 MAX_PROBLEMS = 50
 """Stop collecting after this many problems: a broken file reports enough to act on."""
+
+
+def _iso_date(value: Any) -> Any:
+    """Dates are ISO ``YYYY-MM-DD`` (the data contract); no timestamps, no times of day."""
+    if isinstance(value, str):
+        if len(value) != 10 or value[4] != "-" or value[7] != "-":
+            raise ValueError(f"a date is written YYYY-MM-DD, got {value!r}")
+        try:
+            return dt.date.fromisoformat(value)
+        except ValueError:
+            raise ValueError(f"{value!r} is not a calendar date") from None
+    if isinstance(value, dt.datetime) or not isinstance(value, dt.date):
+        raise ValueError(f"a date is written YYYY-MM-DD, got {value!r}")
+    return value
+
+
+IsoDate = Annotated[dt.date, BeforeValidator(_iso_date)]
 
 
 class Subject(BaseModel):
@@ -39,7 +56,7 @@ class Subject(BaseModel):
     beds: int | None = None
     inpatient: bool | None = None
     chain_id: str | None = None
-    designated_on: dt.date | None = None
+    designated_on: IsoDate | None = None
 
     def attr(self, name: str) -> Any:
         """A contract field or a free attribute, None when absent."""
@@ -57,7 +74,7 @@ class Event(BaseModel):
     id: str
     subject_id: str
     kind: str
-    date: dt.date
+    date: IsoDate
     verified: bool | None = None
     severity: str | None = None
     amount: float | None = None
@@ -221,7 +238,7 @@ def _validation_problems(exc: ValidationError, file: str, line: int, code: str) 
     problems = []
     for err in exc.errors(include_url=False):
         path = ".".join(str(p) for p in err["loc"]) or None
-        msg = err["msg"]
+        msg = err["msg"].removeprefix("Value error, ")
         if err["type"] == "missing":
             msg = "required field is missing"
         elif "input" in err and not isinstance(err["input"], dict):

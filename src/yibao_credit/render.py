@@ -17,7 +17,7 @@ from typing import Any, TextIO
 from .bulk import paused_gc
 from .compiler import StepSpec
 from .engine import Result, Run
-from .trace import Step, build_trace, iter_steps, jsonable, measures_of
+from .trace import DETAILS, Step, build_trace, iter_steps, jsonable, measures_of
 
 FORMATS = ("jsonl", "csv", "table")
 
@@ -38,7 +38,7 @@ CSV_COLUMNS = [
 ]
 
 
-def result_to_dict(result: Result, lang: str = "zh", trace: bool = True) -> dict[str, Any]:
+def result_to_dict(result: Result, lang: str = "zh", trace: str = "full") -> dict[str, Any]:
     """One result as the contract's JSON object."""
     policy = result.context.policy
     out: dict[str, Any] = {
@@ -52,8 +52,8 @@ def result_to_dict(result: Result, lang: str = "zh", trace: bool = True) -> dict
         "ruleset": result.ruleset.id,
         "measures": measures_of(result, lang),
     }
-    if trace:
-        out["trace"] = build_trace(result, lang)
+    if trace != "none":
+        out["trace"] = build_trace(result, lang, trace)
     return out
 
 
@@ -79,7 +79,7 @@ def _value_json(value: Any) -> str:
     if kind is int:
         return int.__repr__(value)
     if kind is dt.date:
-        return '"' + value.isoformat() + '"'
+        return f'"{value.isoformat()}"'
     return dumps(_jsonable_deep(value))
 
 
@@ -101,8 +101,9 @@ class JsonlWriter:
 
     MEMO_LIMIT = 100_000
 
-    def __init__(self, lang: str = "zh") -> None:
+    def __init__(self, lang: str = "zh", trace: str = "full") -> None:
         self.lang = lang
+        self.trace = trace
         self._heads: dict[StepSpec, tuple[str, str]] = {}
         self._memo: dict[Any, str] = {}
         self._measures: dict[tuple[int, str | None], str] = {}
@@ -180,6 +181,11 @@ class JsonlWriter:
         if measures is None:
             measures = self._measures[mkey] = dumps(measures_of(result, self.lang))
         step = self.step
+        if self.trace == "none":
+            trace = "}\n"
+        else:
+            trace = ',"trace":[' + ",".join([step(s) for s in iter_steps(result, self.trace)])
+            trace += "]}\n"
         return (
             '{"subject_id":'
             + _encode_str(result.subject.id)
@@ -194,26 +200,28 @@ class JsonlWriter:
             + _encode_str(rs.id)
             + ',"measures":'
             + measures
-            + ',"trace":['
-            + ",".join([step(s) for s in iter_steps(result)])
-            + "]}\n"
+            + trace
         )
 
 
-def write_jsonl(results: Iterable[Result], out: TextIO, lang: str = "zh") -> None:
-    writer = JsonlWriter(lang)
+def write_jsonl(
+    results: Iterable[Result], out: TextIO, lang: str = "zh", trace: str = "full"
+) -> None:
+    writer = JsonlWriter(lang, trace)
     write = out.write
     with paused_gc():
         for r in results:
             write(writer.line(r))
 
 
-def write_csv(results: Iterable[Result], out: TextIO, lang: str = "zh") -> None:
+def write_csv(
+    results: Iterable[Result], out: TextIO, lang: str = "zh", trace: str = "full"
+) -> None:
     """One row per subject; the decisive steps and their clauses stand in for the trace."""
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(CSV_COLUMNS)
     for r in results:
-        d = result_to_dict(r, lang)
+        d = result_to_dict(r, lang, "decisive")
         decisive = [s for s in d["trace"] if s.get("decisive")]
         policy = d["policy"]
         writer.writerow(
@@ -235,11 +243,13 @@ def write_csv(results: Iterable[Result], out: TextIO, lang: str = "zh") -> None:
         )
 
 
-def write_table(results: Iterable[Result], out: TextIO, lang: str = "zh") -> None:
+def write_table(
+    results: Iterable[Result], out: TextIO, lang: str = "zh", trace: str = "full"
+) -> None:
     """Aligned columns for reading in a terminal."""
     rows = [["subject_id", "name", "status", "grade", "exclusion", "decided by"]]
     for r in results:
-        d = result_to_dict(r, lang)
+        d = result_to_dict(r, lang, "decisive")
         decisive = [s["step"] for s in d["trace"] if s.get("decisive")]
         rows.append(
             [
@@ -263,15 +273,24 @@ def _width(text: str) -> int:
 
 
 def write_results(
-    run: Run | Iterable[Result], out: TextIO, fmt: str = "jsonl", lang: str = "zh"
+    run: Run | Iterable[Result],
+    out: TextIO,
+    fmt: str = "jsonl",
+    lang: str = "zh",
+    trace: str = "full",
 ) -> None:
+    """Write results in a format of the contract; ``trace`` is full, decisive or none."""
     writers = {"jsonl": write_jsonl, "csv": write_csv, "table": write_table}
     if fmt not in writers:
         raise ValueError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
-    writers[fmt](iter(run), out, lang)
+    if trace not in DETAILS:
+        raise ValueError(f"unknown trace detail {trace!r}; choose one of {', '.join(DETAILS)}")
+    writers[fmt](iter(run), out, lang, trace)
 
 
-def render(run: Run | Iterable[Result], fmt: str = "jsonl", lang: str = "zh") -> str:
+def render(
+    run: Run | Iterable[Result], fmt: str = "jsonl", lang: str = "zh", trace: str = "full"
+) -> str:
     buf = io.StringIO()
-    write_results(run, buf, fmt, lang)
+    write_results(run, buf, fmt, lang, trace)
     return buf.getvalue()

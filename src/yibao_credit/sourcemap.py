@@ -8,8 +8,8 @@ silently override), and exposes ``locate(path)``.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +18,7 @@ import yaml
 from .errors import Location, PackError, Problem
 
 PathKey = tuple[str | int, ...]
+TextPosition = Callable[[int, int], tuple[int, int]]
 
 
 @dataclass
@@ -29,6 +30,29 @@ class YamlDocument:
     positions: dict[PathKey, tuple[int, int]]
     """key path → (line, column), 1-based, of the value (or of the key for mapping entries)."""
     key_positions: dict[PathKey, tuple[int, int]]
+    scalars: dict[PathKey, tuple[str, list[tuple[int, int, int]]]] = field(default_factory=dict)
+    """key path → (scalar style, its content lines as (line, column, length)), for pointing
+    inside a text: an expression in quotes or in a block (``>-``, ``|``) included."""
+
+    def text_position(self, path: Sequence[str | int]) -> TextPosition | None:
+        """A function from (line, column) inside a scalar's text to (line, column) in the file."""
+        entry = self.scalars.get(tuple(path))
+        if entry is None:
+            return None
+        style, lines = entry
+
+        def position(lineno: int, offset: int) -> tuple[int, int]:
+            if style == "|" and 0 < lineno <= len(lines):
+                line, col, _ = lines[lineno - 1]
+                return line, col + offset
+            for line, col, length in lines:  # folded or single-line: one joined text
+                if offset <= length:
+                    return line, col + offset
+                offset -= length + 1
+            line, col, _ = lines[-1]
+            return line, col
+
+        return position
 
     def locate(self, path: Sequence[str | int], key: bool = False) -> Location:
         """The closest known position for a path: the deepest prefix that exists."""
@@ -56,15 +80,46 @@ def format_path(path: Sequence[str | int]) -> str:
     return out
 
 
+def _scalar_lines(node: yaml.ScalarNode, text_lines: list[str]) -> list[tuple[int, int, int]]:
+    """The (line, column, length) of each line of a scalar's content, 1-based."""
+    start, end = node.start_mark, node.end_mark
+    style = node.style or ""
+    if style in ("|", ">"):
+        out = []
+        for index in range(start.line + 1, min(end.line + 1, len(text_lines))):
+            raw = text_lines[index]
+            body = raw.strip()
+            if body:
+                out.append((index + 1, len(raw) - len(raw.lstrip()) + 1, len(body)))
+        return out or [(start.line + 1, start.column + 1, 0)]
+    shift = 1 if style in ('"', "'") else 0
+    first = (start.line + 1, start.column + 1 + shift, len(str(node.value)))
+    if end.line == start.line:
+        return [first]
+    out = [
+        (
+            start.line + 1,
+            start.column + 1 + shift,
+            len(text_lines[start.line]) - start.column - shift,
+        )
+    ]
+    for index in range(start.line + 1, end.line + 1):
+        raw = text_lines[index]
+        out.append((index + 1, len(raw) - len(raw.lstrip()) + 1, len(raw.strip())))
+    return out
+
+
 def _walk(
     node: yaml.Node,
     path: PathKey,
-    positions: dict[PathKey, tuple[int, int]],
-    key_positions: dict[PathKey, tuple[int, int]],
-    file: str,
+    doc: YamlDocument,
+    text_lines: list[str],
     problems: list[Problem],
 ) -> None:
+    positions, key_positions, file = doc.positions, doc.key_positions, doc.file
     positions[path] = (node.start_mark.line + 1, node.start_mark.column + 1)
+    if isinstance(node, yaml.ScalarNode) and isinstance(node.value, str):
+        doc.scalars[path] = (node.style or "", _scalar_lines(node, text_lines))
     if isinstance(node, yaml.MappingNode):
         seen: dict[str, int] = {}
         for key_node, value_node in node.value:
@@ -83,10 +138,10 @@ def _walk(
             seen[key] = line
             child = (*path, key)
             key_positions[child] = (line, key_node.start_mark.column + 1)
-            _walk(value_node, child, positions, key_positions, file, problems)
+            _walk(value_node, child, doc, text_lines, problems)
     elif isinstance(node, yaml.SequenceNode):
         for index, item in enumerate(node.value):
-            _walk(item, (*path, index), positions, key_positions, file, problems)
+            _walk(item, (*path, index), doc, text_lines, problems)
 
 
 class _Loader(yaml.SafeLoader):
@@ -127,13 +182,12 @@ def parse_yaml(text: str, file: str) -> YamlDocument:
         ) from exc
     finally:
         loader.dispose()
-    positions: dict[PathKey, tuple[int, int]] = {}
-    key_positions: dict[PathKey, tuple[int, int]] = {}
+    doc = YamlDocument(file, _stringify_keys(data), {}, {})
     problems: list[Problem] = []
-    _walk(node, (), positions, key_positions, file, problems)
+    _walk(node, (), doc, text.splitlines(), problems)
     if problems:
         raise PackError(problems)
-    return YamlDocument(file, _stringify_keys(data), positions, key_positions)
+    return doc
 
 
 def read_yaml(path: str | Path) -> tuple[YamlDocument, bytes]:

@@ -74,6 +74,9 @@ WORDS = {
 
 
 def jsonable(value: Any) -> Any:
+    """A value as JSON shows it: dates in ISO form, whole floats as integers, tuples as lists."""
+    if isinstance(value, tuple):
+        return [jsonable(v) for v in value]
     if isinstance(value, dt.date):
         return value.isoformat()
     if isinstance(value, float) and value.is_integer():
@@ -129,17 +132,63 @@ def step_dict(step: Step, lang: str) -> dict[str, Any]:
     return out
 
 
-def build_trace(result: Result, lang: str = "zh") -> list[dict[str, Any]]:
+DETAILS = ("full", "decisive", "none")
+"""How much of the trace to give: every step, only what decided the result, or nothing."""
+
+
+def build_trace(result: Result, lang: str = "zh", detail: str = "full") -> list[dict[str, Any]]:
     """The steps of one result, in the order they were decided."""
-    return [step_dict(step, lang) for step in iter_steps(result)]
+    return [step_dict(step, lang) for step in iter_steps(result, detail)]
 
 
-def iter_steps(result: Result) -> Iterator[Step]:
+def _decisive_checks(result: Result) -> set[str]:
+    """Ids of the exclusions and criteria that decided a result.
+
+    Excluded: the exclusion that fired. Graded by a rule: its criteria that held (``any``) or
+    all of them (``all``). Graded by default: for each rule, the criteria that kept it from
+    matching.
+    """
+    rs, values = result.ruleset, result.values
+    if result.status == "excluded":
+        return {f"exclusion.{result.exclusion}"}
+    assert result.rule is not None
+    if result.rule >= 0:
+        rule = rs.rules[result.rule]
+        chosen = [c for c in rule.criteria if rule.mode == "all" or values[c.slot]]
+    else:
+        chosen = [c for r in rs.rules for c in r.criteria if r.mode == "any" or not values[c.slot]]
+    return {c.step.id for c in chosen}
+
+
+def _needed_facts(result: Result, checks: set[str]) -> set[str]:
+    """Facts the chosen checks read, with the facts those compute facts read in turn."""
+    rs = result.ruleset
+    specs = [c.step for c in rs.exclusions] + [c.step for r in rs.rules for c in r.criteria]
+    names = {n for spec in specs if spec.id in checks for n in spec.reads}
+    by_name = {f.name: f for f in rs.facts}
+    todo = [n for n in names if n in by_name]
+    needed: set[str] = set()
+    while todo:
+        name = todo.pop()
+        if name in needed:
+            continue
+        needed.add(name)
+        todo.extend(n for n in by_name[name].step.reads if n in by_name)
+    return needed
+
+
+def iter_steps(result: Result, detail: str = "full") -> Iterator[Step]:
     """The steps of one result: windows, facts, exclusions, criteria, grade, roll-ups."""
+    if detail == "none":
+        return
     rs = result.ruleset
     context = result.context
     values = result.values
-    for wname in rs.windows:
+    full = detail == "full"
+    checks: set[str] = set() if full else _decisive_checks(result)
+    facts = rs.facts if full else [f for f in rs.facts if f.name in _needed_facts(result, checks)]
+    windows = rs.windows if full else [w for w in rs.windows if any(f.window == w for f in facts)]
+    for wname in windows:
         window = context.policy.model.windows[wname]
         bounds = context.bounds[wname]
         start = bounds.start
@@ -157,7 +206,7 @@ def iter_steps(result: Result) -> Iterator[Step]:
             (),
             False,
         )
-    for f in rs.facts:
+    for f in facts:
         if f.op == "compute":
             yield (
                 f.step,
@@ -178,19 +227,22 @@ def iter_steps(result: Result) -> Iterator[Step]:
     for check in rs.exclusions:
         fired = bool(values[check.slot])
         decisive = fired and result.exclusion == check.id
-        yield (
-            check.step,
-            fired,
-            _inputs(result, check.step.reads),
-            _evidence_of(result, check.step.reads) if fired else (),
-            decisive,
-        )
+        if full or check.step.id in checks:
+            yield (
+                check.step,
+                fired,
+                _inputs(result, check.step.reads),
+                _evidence_of(result, check.step.reads) if fired else (),
+                decisive,
+            )
         if decisive:
             return
     assert result.rule is not None
     last = result.rule if result.rule >= 0 else len(rs.rules) - 1
     for rule in rs.rules[: last + 1]:
         for c in rule.criteria:
+            if not (full or c.step.id in checks):
+                continue
             met = bool(values[c.slot])
             yield (
                 c.step,
@@ -203,11 +255,12 @@ def iter_steps(result: Result) -> Iterator[Step]:
     if result.rule >= 0:
         rule = rs.rules[result.rule]
         matched = tuple(c.id for c in rule.criteria if values[c.slot])
+        reads = tuple(n for c in rule.criteria if values[c.slot] for n in c.step.reads)
         yield (
             rule.step,
             result.own_grade,
             (("rule", rule.grade), ("mode", rule.mode), ("matched", matched)),
-            (),
+            _evidence_of(result, reads),
             decisive,
         )
     else:
