@@ -80,7 +80,8 @@ def cmd_explain(args: argparse.Namespace) -> int:
             sys.stderr.write(f"error: subject {sid!r} {why}\n")
             status = 1
             continue
-        sys.stdout.write(render_text(result, args.lang, notes=not args.no_notes) + "\n\n")
+        text = render_text(result, args.lang, notes=not args.no_notes, detail=args.trace)
+        sys.stdout.write(text + "\n\n")
     return status
 
 
@@ -187,6 +188,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--subject", required=True, action="append", help="subject id (repeat for several)"
     )
     ex.add_argument("--no-notes", action="store_true", help="leave out the pack's readings")
+    ex.add_argument(
+        "--trace",
+        choices=DETAILS[:2],
+        default="full",
+        help="every step (full) or only those that decided the result (decisive)",
+    )
     ex.set_defaults(func=cmd_explain)
 
     va = subs.add_parser("validate", help="check packs; exit 1 with located errors")

@@ -313,7 +313,7 @@ def _fmt(value: Any, lang: str) -> str:
     return str(jsonable(value))
 
 
-def render_text(result: Result, lang: str = "zh", notes: bool = True) -> str:
+def render_text(result: Result, lang: str = "zh", notes: bool = True, detail: str = "full") -> str:
     """A readable explanation of one result: each step, its inputs, evidence and clause."""
     w = WORDS[lang]
     policy = result.context.policy
@@ -329,7 +329,8 @@ def render_text(result: Result, lang: str = "zh", notes: bool = True) -> str:
         f"{w['policy']}: {policy.id} {policy.version} (sha256 {policy.sha256[:12]}…)  "
         f"{w['as_of']}: {result.context.as_of.isoformat()}  [{result.ruleset.id}]",
     ]
-    for step in build_trace(result, lang):
+    steps = build_trace(result, lang, detail)
+    for step in steps:
         kind = step["step"].split(".", 1)[0]
         mark = "➤" if step.get("decisive") else " "
         outcome = _fmt(step["outcome"], lang)
@@ -338,7 +339,7 @@ def render_text(result: Result, lang: str = "zh", notes: bool = True) -> str:
             k: v
             for k, v in step["inputs"].items()
             if kind in ("exclusion", "criterion", "rollup", "grade")
-            or (kind == "fact" and k not in ("op", "window", "where"))
+            or (kind == "fact" and k not in ("op", "window", "where", "of"))
         }
         if shown:
             line += "  (" + ", ".join(f"{k}={_fmt(v, lang)}" for k, v in shown.items()) + ")"
@@ -360,27 +361,29 @@ def render_text(result: Result, lang: str = "zh", notes: bool = True) -> str:
                 + (f"  [{m['clause']}]" if m["clause"] else "")
             )
     if notes:
-        readings = _notes(result)
+        readings = _notes(result, {step["step"] for step in steps})
         if readings:
             lines.append(f"{w['note']}:")
             lines.extend(f"  * {n}" for n in readings)
     return "\n".join(lines)
 
 
-def _notes(result: Result) -> list[str]:
+def _notes(result: Result, shown: set[str]) -> list[str]:
     """Notes on the pack's readings of the steps shown, so a reader sees each choice made."""
     rs = result.ruleset
-    specs: list[StepSpec] = [f.step for f in rs.facts] + [c.step for c in rs.exclusions]
-    if result.status == "graded":
-        last = result.rule if result.rule is not None and result.rule >= 0 else len(rs.rules) - 1
-        for rule in rs.rules[: last + 1]:
-            specs += [c.step for c in rule.criteria]
-            specs.append(rule.step)
-        if result.rule == -1:
-            specs.append(rs.default)
-        specs += [o.rollup.step for o in result.rollups]
+    specs: list[StepSpec] = [
+        *rs.window_steps.values(),
+        *(f.step for f in rs.facts),
+        *(c.step for c in rs.exclusions),
+        *(c.step for r in rs.rules for c in r.criteria),
+        *(r.step for r in rs.rules),
+        rs.default,
+        *(o.rollup.step for o in result.rollups),
+        *(o.band.step for o in result.rollups if o.band),
+    ]
     out: list[str] = []
     for spec in specs:
-        if spec.note and spec.note.strip() not in out:
+        seen = spec.id in shown or any(s.startswith(spec.id + ".") for s in shown)
+        if seen and spec.note and spec.note.strip() not in out:
             out.append(spec.note.strip())
     return out
