@@ -25,6 +25,7 @@ from .expressions import (
     TypeInfo,
     kind_constraint,
     node_to_python,
+    not_none_names,
     parse_expr,
     peek_kinds,
 )
@@ -368,12 +369,28 @@ class PackCompiler:
         scope["as_of"] = TypeInfo("date")
         return scope
 
-    def subject_scope(self, required: Iterable[str]) -> dict[str, TypeInfo]:
+    def subject_scope(
+        self, required: Iterable[str], categories: Iterable[str] | None = None
+    ) -> dict[str, TypeInfo]:
         req = set(required) | {"id", "type"}
         scope = {n: TypeInfo(t, optional=n not in req) for n, t in self.subject_fields.items()}
+        if categories is not None:
+            scope["category"] = replace(scope["category"], choices=frozenset(categories))
+        for name, decl in self.model.subject_attributes.items():
+            if decl.choices:
+                scope[name] = replace(scope[name], choices=frozenset(decl.choices))
+            if decl.required or decl.default is not None:
+                scope[name] = replace(scope[name], optional=False)
         scope.update(self.param_types)
         scope["as_of"] = TypeInfo("date")
         return scope
+
+    def _categories(self) -> set[str]:
+        """Every category some ruleset grades: the values a rule may compare ``category`` to."""
+        cats = {"hospital", "clinic", "pharmacy", "pharmacy_chain"}
+        for rs in self.model.rulesets.values():
+            cats |= set(rs.applies_to.categories or ())
+        return cats
 
     # -- rulesets --------------------------------------------------------------------------
     def compile(self) -> dict[str, CompiledRuleset]:
@@ -406,7 +423,7 @@ class PackCompiler:
         for name in rs.required:
             if name not in self.subject_fields:
                 self.error((*path, "required"), f"{name!r} is not a subject field")
-        scope = self.subject_scope(rs.required)
+        scope = self.subject_scope(rs.required, self._categories())
         for fname in rs.facts:
             if fname in scope:
                 self.error(
@@ -492,6 +509,15 @@ class PackCompiler:
                     continue
                 if fact.op == "sum" and info.type not in ("int", "number"):
                     self.error((*fpath, "of"), f"cannot sum {fact.of!r}: it is {info.type}")
+                    continue
+                guarded = not_none_names(expr.tree.body) if expr is not None else frozenset()
+                if info.optional and fact.of not in guarded:
+                    self.error(
+                        (*fpath, "of"),
+                        f"{fact.of!r} may be missing on these events; add "
+                        f"'and {fact.of} is not None' to the filter, or make the attribute "
+                        "required for the kind",
+                    )
                     continue
                 ftype = TypeInfo(
                     "number" if fact.op == "sum" else info.type,
@@ -751,7 +777,7 @@ class PackCompiler:
         before = len(self.problems)
         if self.subject_fields.get(ro.head) != "str":
             self.error((*path, "head"), f"{ro.head!r} is not a text field of the subject")
-        sscope = self.subject_scope(rs.required)
+        sscope = self.subject_scope(rs.required, self._categories())
         try:
             members = self.parse_expr(
                 ro.members,

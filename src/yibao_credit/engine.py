@@ -20,7 +20,14 @@ from .bulk import paused_gc
 from .compiler import CompiledCap, CompiledRollup, CompiledRuleset, StepFailed
 from .errors import EvaluationError, Location, Problem, RecordError
 from .parameters import InForce, value_on
-from .records import MAX_PROBLEMS, Event, Records, Subject, check_event_kinds
+from .records import (
+    MAX_PROBLEMS,
+    Event,
+    Records,
+    Subject,
+    check_event_kinds,
+    check_subject_attributes,
+)
 from .windows import Bounds, window_bounds
 
 if TYPE_CHECKING:
@@ -144,8 +151,20 @@ def prepare(policy: Policy, records: Records, as_of: dt.date) -> Prepared:
 
 def _prepare(policy: Policy, records: Records, as_of: dt.date) -> Prepared:
     check_event_kinds(records, policy.event_kinds)
+    check_subject_attributes(records, policy.subject_attributes)
     context = resolve(policy, as_of)
     warnings: list[Problem] = []
+    effective = policy.model.pack.effective
+    if as_of < effective.from_ or (effective.to is not None and as_of > effective.to):
+        until = effective.to.isoformat() if effective.to else "open"
+        warnings.append(
+            Problem(
+                "eval.pack-not-in-force",
+                f"as_of {as_of.isoformat()} is outside the pack's effective period "
+                f"({effective.from_.isoformat()} .. {until})",
+                policy.doc.locate(("pack", "effective")),
+            )
+        )
 
     assigned: list[tuple[Subject, CompiledRuleset]] = []
     out_of_scope: list[Subject] = []
@@ -288,11 +307,20 @@ def _roll_up(
             for r in results:
                 s = r.subject
                 head = s.attr(rollup.head)
-                if head is None or not members_of(s):
-                    continue
-                heads.add(head)
-                if counts(s, r.grade, r.status, r.exclusion):
-                    counted[head].append(s.id)
+                try:
+                    if head is None or not members_of(s):
+                        continue
+                    heads.add(head)
+                    if counts(s, r.grade, r.status, r.exclusion):
+                        counted[head].append(s.id)
+                except Exception as exc:
+                    raise EvaluationError(
+                        Problem(
+                            "eval.step-failed",
+                            f"subject {s.id!r}: roll-up {rollup.id!r} failed on this member: "
+                            f"{type(exc).__name__}: {exc}",
+                        )
+                    ) from exc
             for head_id in sorted(heads):
                 head_result = by_id.get(head_id)
                 if head_result is None:
@@ -306,6 +334,13 @@ def _roll_up(
                     )
                     continue
                 if head_result.ruleset is not rs:
+                    warnings.append(
+                        Problem(
+                            "eval.rollup-head-elsewhere",
+                            f"roll-up {rollup.id!r}: head {head_id!r} is graded by ruleset "
+                            f"{head_result.ruleset.id!r}, not {rs.id!r}; no cap applied",
+                        )
+                    )
                     continue
                 ids = tuple(counted.get(head_id, ()))
                 band = next((b for b in rollup.caps if b.interval.contains(len(ids))), None)

@@ -19,6 +19,7 @@ import difflib
 from calendar import monthrange
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
+from decimal import ROUND_HALF_UP, Decimal
 from functools import lru_cache
 from typing import Any
 
@@ -77,6 +78,11 @@ def add_period(day: dt.date, period: str) -> dt.date:
     return shift_period(day, period)
 
 
+def round_half_up(value: float) -> int:
+    """四舍五入: halves go up (2.5 → 3, -2.5 → -3), as Chinese rules mean by rounding."""
+    return int(Decimal(str(value)).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+
+
 def days_between(start: dt.date, end: dt.date) -> int:
     return (end - start).days
 
@@ -97,7 +103,9 @@ FUNCTIONS: dict[str, Function] = {
     "min": Function(min, ("*numeric",), "number", "smallest of the numbers"),
     "max": Function(max, ("*numeric",), "number", "largest of the numbers"),
     "abs": Function(abs, ("numeric",), "number", "absolute value"),
-    "round": Function(round, ("numeric",), "int", "nearest whole number"),
+    "round": Function(
+        round_half_up, ("numeric",), "int", "nearest whole number, halves up (四舍五入)"
+    ),
     "add_period": Function(
         add_period,
         ("date", "str"),
@@ -270,7 +278,7 @@ class _Checker:
                     f"operands; this one is {info.describe()}",
                 )
             if isinstance(node.op, ast.And):
-                local = local | _not_none_names(value)
+                local = local | not_none_names(value)
         return TypeInfo("bool")
 
     def c_UnaryOp(self, node: ast.UnaryOp, narrowed: frozenset[str]) -> TypeInfo:
@@ -297,7 +305,7 @@ class _Checker:
         test = self.check(node.test, narrowed)
         if test.type != "bool" or test.optional:
             raise self.fail(node.test, f"the condition must be true/false, got {test.describe()}")
-        body = self.check(node.body, narrowed | _not_none_names(node.test))
+        body = self.check(node.body, narrowed | not_none_names(node.test))
         other = self.check(node.orelse, narrowed)
         if body.type != other.type and not {body.type, other.type} <= NUMERIC:
             if "none" in (body.type, other.type):
@@ -412,7 +420,7 @@ def _compatible(a: str, b: str) -> bool:
     return a == b or {a, b} <= NUMERIC
 
 
-def _not_none_names(node: ast.AST) -> frozenset[str]:
+def not_none_names(node: ast.AST) -> frozenset[str]:
     """Names a true condition proves present: ``x is not None`` (and conjunctions of them)."""
     if isinstance(node, ast.Compare) and len(node.ops) == 1 and isinstance(node.ops[0], ast.IsNot):
         if isinstance(node.left, ast.Name):
@@ -422,7 +430,7 @@ def _not_none_names(node: ast.AST) -> frozenset[str]:
     if isinstance(node, ast.BoolOp) and isinstance(node.op, ast.And):
         out: frozenset[str] = frozenset()
         for v in node.values:
-            out |= _not_none_names(v)
+            out |= not_none_names(v)
         return out
     return frozenset()
 
@@ -472,6 +480,7 @@ def parse_expr(
                 "Attribute": "attribute access (a.b) is not allowed",
                 "Subscript": "indexing (a[b]) is not allowed",
                 "Pow": "powers (**) are not allowed",
+                "keyword": "keyword arguments are not allowed: f(x), not f(name=x)",
             }.get(type(node).__name__, f"{type(node).__name__} is not allowed in an expression")
             raise error(hint, node)
     if _depth(tree) > MAX_DEPTH:

@@ -20,7 +20,7 @@ from . import pack_schema
 from .compiler import CompiledRuleset, PackCompiler, declared_kinds
 from .errors import PackError, Problem
 from .pack_schema import PackModel, Provenance
-from .records import EventKind, Records, Subject
+from .records import AttributeSpec, EventKind, Records, Subject
 from .sourcemap import PathKey, YamlDocument, format_path, read_yaml
 
 
@@ -118,6 +118,12 @@ class Policy:
         self.sha256 = hashlib.sha256(raw).hexdigest()
         self.rulesets = dict(rulesets)
         self.event_kinds: dict[str, EventKind] = declared_kinds(model)
+        self.subject_attributes: dict[str, AttributeSpec] = {
+            name: AttributeSpec(
+                d.type, d.required, d.default, tuple(d.choices) if d.choices else None
+            )
+            for name, d in model.subject_attributes.items()
+        }
 
     @property
     def id(self) -> str:

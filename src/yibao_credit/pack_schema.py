@@ -141,8 +141,8 @@ class Window(Provenance):
     type: Literal["rolling", "calendar_year", "since", "all"]
     length: str | None = None
     """rolling: a period such as ``1y``, ``6m``, ``30d``, or a parameter name of type period."""
-    offset: int = 0
-    """calendar_year: 0 is the year of as_of, -1 the year before it."""
+    offset: int = Field(default=0, le=0)
+    """calendar_year: 0 is the year of as_of, -1 the year before it (never a future year)."""
     field: Identifier | None = None
     """since: the subject's date field the window starts on (inclusive)."""
 

@@ -540,6 +540,58 @@ def check_event_kinds(records: Records, kinds: Mapping[str, EventKind]) -> None:
         raise RecordError(problems[:MAX_PROBLEMS])
 
 
+def check_subject_attributes(records: Records, specs: Mapping[str, AttributeSpec]) -> None:
+    """Convert the subject attributes a pack declares to their types; enforce required,
+    default and choices, so a CSV "3" compares as the number 3."""
+    if not specs:
+        return
+    problems: list[Problem] = []
+    for s in records.subjects:
+        extra = s.__pydantic_extra__
+        if extra is None:
+            extra = {}
+            object.__setattr__(s, "__pydantic_extra__", extra)
+        for name, spec in specs.items():
+            value = extra.get(name)
+            if value is None:
+                if spec.required:
+                    problems.append(
+                        Problem(
+                            "record.subject.missing-attribute",
+                            f"the pack declares {name!r} required for every subject",
+                            records.where("subject", s.id, name),
+                        )
+                    )
+                elif spec.default is not None:
+                    extra[name] = spec.default
+                continue
+            try:
+                converted = _ADAPTERS[spec.type].validate_python(value)
+            except ValidationError:
+                problems.append(
+                    Problem(
+                        "record.subject.attribute-type",
+                        f"{name!r} must be {spec.type}, got {value!r}",
+                        records.where("subject", s.id, name),
+                    )
+                )
+                continue
+            if spec.choices is not None and converted not in spec.choices:
+                problems.append(
+                    Problem(
+                        "record.subject.attribute-choice",
+                        f"{name!r} must be one of {', '.join(spec.choices)}; got {value!r}",
+                        records.where("subject", s.id, name),
+                    )
+                )
+                continue
+            extra[name] = converted
+        if len(problems) >= MAX_PROBLEMS:
+            break
+    if problems:
+        raise RecordError(problems[:MAX_PROBLEMS])
+
+
 def _set_attr(e: Event, name: str, value: Any) -> None:
     if name in _EVENT_NAMES:
         object.__setattr__(e, name, value)

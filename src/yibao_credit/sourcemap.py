@@ -162,6 +162,29 @@ def _stringify_keys(data: Any) -> Any:
     return data
 
 
+def _bad_scalar(loader: _Loader, root: yaml.Node, file: str, exc: ValueError) -> Problem:
+    """Find the scalar PyYAML could not construct (it does not say), to point at it."""
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, yaml.MappingNode):
+            for k, v in reversed(node.value):
+                stack.extend((v, k))
+        elif isinstance(node, yaml.SequenceNode):
+            stack.extend(reversed(node.value))
+        elif isinstance(node, yaml.ScalarNode):
+            try:
+                loader.construct_object(node, deep=True)
+            except ValueError as inner:
+                mark = node.start_mark
+                return Problem(
+                    "pack.yaml.value",
+                    f"{node.value!r} cannot be read: {inner} (write dates as real YYYY-MM-DD)",
+                    Location(file, mark.line + 1, mark.column + 1),
+                )
+    return Problem("pack.yaml.value", f"a value cannot be read: {exc}", Location(file))
+
+
 def parse_yaml(text: str, file: str) -> YamlDocument:
     """Parse one YAML document; syntax errors and duplicate keys become located problems."""
     loader = _Loader(text)
@@ -169,7 +192,10 @@ def parse_yaml(text: str, file: str) -> YamlDocument:
         node = loader.get_single_node()
         if node is None:
             raise PackError(Problem("pack.yaml.empty", "the file is empty", Location(file, 1, 1)))
-        data = loader.construct_document(node)
+        try:
+            data = loader.construct_document(node)
+        except ValueError as exc:  # an impossible date such as 2024-02-30
+            raise PackError(_bad_scalar(loader, node, file, exc)) from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else None
