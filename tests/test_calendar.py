@@ -548,7 +548,13 @@ def test_add_is_strictly_monotone_in_n(start: date, n: int) -> None:
     assert CAL.add_working_days(start, n) < CAL.add_working_days(start, n + 1)
 
 
-@given(starts, st.integers(min_value=-90, max_value=90), st.integers(min_value=-90, max_value=90))
+# Offsets of up to 90 days either way must stay inside the carried years.
+inner_starts = st.dates(min_value=D(2001, 4, 1), max_value=D(_LAST, 9, 30))
+
+
+@given(
+    inner_starts, st.integers(min_value=-90, max_value=90), st.integers(min_value=-90, max_value=90)
+)
 def test_between_is_a_signed_additive_difference(start: date, i: int, j: int) -> None:
     b, c = start + timedelta(days=i), start + timedelta(days=j)
     assert CAL.working_days_between(start, b) + CAL.working_days_between(

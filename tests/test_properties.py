@@ -285,7 +285,7 @@ def test_rollup_never_improves_a_headquarters(world: World) -> None:
         assert RANK[r.grade] >= RANK[r.own_grade], r.subject_id
         if r.subject_id not in heads:
             assert r.grade == r.own_grade
-            assert r.rollups == []
+            assert r.rollups == ()
 
 
 # ---------------------------------------------------------------------------------------------

@@ -747,7 +747,7 @@ def test_standalone_pharmacy_is_not_rolled_up_4(pack: yc.Policy) -> None:
     """三(一)4 applies to chains only: a pharmacy without chain_id is graded on its own."""
     run = evaluate(pack, [inst("P", "pharmacy")], [ev("f", "P", "fraud", MID)])
     p = result(run, "P")
-    assert (p.grade, p.rollups) == (ONE, [])
+    assert (p.grade, p.rollups) == (ONE, ())
     assert not any(s["step"].startswith("rollup.") for s in trace(p))
 
 

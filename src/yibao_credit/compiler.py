@@ -158,6 +158,8 @@ class CompiledRuleset:
     fact_slots: Mapping[str, int] = field(default_factory=dict)
     window_steps: Mapping[str, StepSpec] = field(default_factory=dict)
     evidence_slots: Mapping[str, int] = field(default_factory=dict)
+    subject_reads: tuple[str, ...] = ()
+    """Subject fields any rule of the ruleset reads."""
 
     def applies(self, subject: Subject) -> bool:
         if subject.type != self.type:
@@ -651,6 +653,7 @@ class PackCompiler:
             slots=slots,
             rank={g: i for i, g in enumerate(grades)},
             fact_slots={f.name: f.slot for f in facts},
+            subject_reads=self._subject_reads,
             window_steps={
                 w: self.step(
                     f"window.{w}",
@@ -1048,6 +1051,7 @@ class PackCompiler:
             "    return _subject",
             "",
         ]
+        self._subject_reads = tuple(sorted(subject_names))
         return "\n".join(head + body + tail), tuple(sorted(params))
 
 

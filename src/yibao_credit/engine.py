@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 from collections import Counter, defaultdict
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from operator import attrgetter
 from typing import TYPE_CHECKING, Any
 
@@ -71,7 +71,7 @@ class Result:
     rule: int | None  # index of the grade rule that matched; -1 for the default
     own_grade: str | None
     grade: str | None
-    rollups: list[RollupOutcome] = field(default_factory=list)
+    rollups: tuple[RollupOutcome, ...] = ()
 
     @property
     def subject_id(self) -> str:
@@ -359,7 +359,7 @@ def _roll_up(
                         rollup, ids, band, before, worse, worse != before, reason
                     )
                     head_result.grade = worse
-                head_result.rollups.append(outcome)
+                head_result.rollups = (*head_result.rollups, outcome)
 
 
 def _step_error(

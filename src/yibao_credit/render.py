@@ -107,6 +107,7 @@ class JsonlWriter:
         self._heads: dict[StepSpec, tuple[str, str]] = {}
         self._memo: dict[Any, str] = {}
         self._measures: dict[tuple[int, str | None], str] = {}
+        self._traces: dict[tuple[Any, ...], str] = {}
         self._policies: dict[int, str] = {}
 
     def _fixed(self, spec: StepSpec) -> tuple[str, str]:
@@ -163,6 +164,25 @@ class JsonlWriter:
             text = self._memo[key] = self._build(step)
         return text
 
+    @staticmethod
+    def _quiet_key(result: Result) -> tuple[Any, ...] | None:
+        """For a subject with no evidence and no roll-up, the whole trace follows from its
+        fact values and the subject fields the rules read: the key to reuse its text."""
+        if result.rollups:
+            return None
+        rs, values = result.ruleset, result.values
+        for slot in rs.evidence_slots.values():
+            if values[slot]:
+                return None
+        subject = result.subject
+        return (
+            id(rs),
+            values[: len(rs.fact_slots)],
+            tuple([subject.attr(n) for n in rs.subject_reads]),
+            result.exclusion,
+            result.rule,
+        )
+
     def line(self, result: Result) -> str:
         rs = result.ruleset
         context = result.context
@@ -184,8 +204,16 @@ class JsonlWriter:
         if self.trace == "none":
             trace = "}\n"
         else:
-            trace = ',"trace":[' + ",".join([step(s) for s in iter_steps(result, self.trace)])
-            trace += "]}\n"
+            key = self._quiet_key(result)
+            cached = self._traces.get(key) if key is not None else None
+            if cached is None:
+                steps = [step(s) for s in iter_steps(result, self.trace)]
+                cached = ',"trace":[' + ",".join(steps) + "]}\n"
+                if key is not None:
+                    if len(self._traces) >= self.MEMO_LIMIT:
+                        self._traces.clear()
+                    self._traces[key] = cached
+            trace = cached
         return (
             '{"subject_id":'
             + _encode_str(result.subject.id)

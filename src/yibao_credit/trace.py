@@ -8,10 +8,10 @@ Chinese or English (for the institution and the reviewer).
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
-from .compiler import StepSpec
+from .compiler import CompiledFact, StepSpec
 from .engine import Result
 from .records import Event
 
@@ -177,6 +177,32 @@ def _needed_facts(result: Result, checks: set[str]) -> set[str]:
     return needed
 
 
+_PLANS: dict[tuple[Any, ...], tuple[frozenset[str], list[CompiledFact], list[str]]] = {}
+
+
+def _decisive_plan(result: Result) -> tuple[frozenset[str], list[CompiledFact], list[str]]:
+    """The checks, facts and windows a decisive trace shows; the same for every result with
+    the same outcome and the same criteria met, so it is worked out once per such shape."""
+    rs, values = result.ruleset, result.values
+    if result.status == "excluded":
+        key: tuple[Any, ...] = (id(rs), "x", result.exclusion)
+    elif result.rule is not None and result.rule >= 0:
+        rule = rs.rules[result.rule]
+        key = (id(rs), "r", result.rule, tuple(bool(values[c.slot]) for c in rule.criteria))
+    else:
+        key = (id(rs), "d", tuple(bool(values[c.slot]) for r in rs.rules for c in r.criteria))
+    plan = _PLANS.get(key)
+    if plan is None:
+        checks = frozenset(_decisive_checks(result))
+        needed = _needed_facts(result, set(checks))
+        facts = [f for f in rs.facts if f.name in needed]
+        windows = [w for w in rs.windows if any(f.window == w for f in facts)]
+        if len(_PLANS) > 10_000:
+            _PLANS.clear()
+        plan = _PLANS[key] = (checks, facts, windows)
+    return plan
+
+
 def iter_steps(result: Result, detail: str = "full") -> Iterator[Step]:
     """The steps of one result: windows, facts, exclusions, criteria, grade, roll-ups."""
     if detail == "none":
@@ -185,9 +211,12 @@ def iter_steps(result: Result, detail: str = "full") -> Iterator[Step]:
     context = result.context
     values = result.values
     full = detail == "full"
-    checks: set[str] = set() if full else _decisive_checks(result)
-    facts = rs.facts if full else [f for f in rs.facts if f.name in _needed_facts(result, checks)]
-    windows = rs.windows if full else [w for w in rs.windows if any(f.window == w for f in facts)]
+    if full:
+        checks: frozenset[str] = frozenset()
+        facts: Sequence[CompiledFact] = rs.facts
+        windows: Sequence[str] = rs.windows
+    else:
+        checks, facts, windows = _decisive_plan(result)
     for wname in windows:
         window = context.policy.model.windows[wname]
         bounds = context.bounds[wname]
