@@ -23,7 +23,6 @@ import datetime as dt
 import gc
 import json
 import os
-import resource
 import subprocess
 import sys
 import time
@@ -56,28 +55,23 @@ def best_of(repeat: int, fn: Callable[[], T]) -> tuple[float, T]:
     return best, value
 
 
-def end_to_end(policy: Path, data: Path, out: Path) -> tuple[float, float]:
-    """Wall seconds and peak RSS (MiB) of the CLI in a child process."""
+def end_to_end(policy: Path, data: Path, out: Path, trace: str) -> tuple[float, float]:
+    """Wall seconds and peak RSS (MiB) of the CLI, each run in a fresh child process so that
+    the peak is that run's own."""
     cmd = [
-        sys.executable,
-        "-m",
-        "yibao_credit.cli",
-        "evaluate",
-        str(policy),
-        "--subjects",
-        str(data / "subjects.jsonl"),
-        "--events",
-        str(data / "events.jsonl"),
-        "--as-of",
-        AS_OF.isoformat(),
-        "--output",
-        str(out),
-    ]
-    start = time.perf_counter()
-    subprocess.run(cmd, check=True, stderr=subprocess.DEVNULL)
-    wall = time.perf_counter() - start
-    peak_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    return wall, peak_kib / 1024
+        sys.executable, "-m", "yibao_credit.cli", "evaluate", str(policy),
+        "--subjects", str(data / "subjects.jsonl"), "--events", str(data / "events.jsonl"),
+        "--as-of", AS_OF.isoformat(), "--output", str(out), "--trace", trace,
+    ]  # fmt: skip
+    probe = (
+        "import resource, subprocess, sys, time; t = time.perf_counter(); "
+        "subprocess.run(sys.argv[1:], check=True, stderr=subprocess.DEVNULL); "
+        "print(time.perf_counter() - t, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)"
+    )
+    done = subprocess.run([sys.executable, "-c", probe, *cmd], check=True,
+                          capture_output=True, text=True)  # fmt: skip
+    wall, peak_kib = done.stdout.split()
+    return float(wall), float(peak_kib) / 1024
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -91,9 +85,17 @@ def main(argv: list[str] | None = None) -> int:
     if not (data / "events.jsonl").exists():
         print(f"generating {args.n} subjects into {data} …", file=sys.stderr)
         generate(args.n, data, seed=0, as_of=AS_OF)
-    out = data / "results.jsonl"
+    out = data / "results"
 
-    e2e_wall, e2e_rss = min(end_to_end(args.policy, data, out) for _ in range(args.repeat))
+    e2e: dict[str, dict[str, float]] = {}
+    for trace in ("full", "decisive", "none"):
+        target = out.with_suffix(f".{trace}.jsonl")
+        wall, rss = min(end_to_end(args.policy, data, target, trace) for _ in range(args.repeat))
+        e2e[trace] = {
+            "seconds": round(wall, 2),
+            "peak_rss_mib": round(rss),
+            "output_mib": round(target.stat().st_size / 2**20, 1),
+        }
 
     t_pack, policy = best_of(1, lambda: load_policy(args.policy))
     t_load, records = best_of(
@@ -118,9 +120,7 @@ def main(argv: list[str] | None = None) -> int:
     report = {
         "n_subjects": len(records.subjects),
         "n_events": len(records.events),
-        "end_to_end_s": round(e2e_wall, 2),
-        "end_to_end_peak_rss_mib": round(e2e_rss),
-        "output_mib": round(out.stat().st_size / 2**20, 1),
+        "end_to_end_by_trace": e2e,
         "in_process_s": {
             "load_pack": round(t_pack, 3),
             "load_records": round(t_load, 2),

@@ -943,8 +943,8 @@ class PackCompiler:
             for kind in sorted(kinds) if kinds is not None else [None]:
                 by_kind.setdefault(kind, {}).setdefault(wi, []).append((f, residual))
         if event_facts:
-            for f in event_facts:
-                body.append(ind + f"ev_{f.name} = []")
+            # Evidence starts as the shared empty tuple; a list is made on the first match.
+            body.append(ind + " = ".join(f"ev_{f.name}" for f in event_facts) + " = ()")
             body.append(ind + "e = None")
             body.append(ind + "try:")
             body.append(ind + "    for e in events:")
@@ -956,12 +956,15 @@ class PackCompiler:
                 for wi, members in groups.items():
                     body.append(pad + f"if w{wi}lo <= _d <= w{wi}hi:")
                     for f, residual in members:
-                        if residual is None:
-                            body.append(pad + f"    ev_{f.name}.append(e)")
-                        else:
+                        inner_pad = pad + "    "
+                        if residual is not None:
                             cond = node_to_python(residual, erename)
-                            body.append(pad + f"    if {cond}:")
-                            body.append(pad + f"        ev_{f.name}.append(e)")
+                            body.append(inner_pad + f"if {cond}:")
+                            inner_pad += "    "
+                        body.append(inner_pad + f"if ev_{f.name}:")
+                        body.append(inner_pad + f"    ev_{f.name}.append(e)")
+                        body.append(inner_pad + "else:")
+                        body.append(inner_pad + f"    ev_{f.name} = [e]")
 
             body.append(inner + "_d = e.date")
             if None in by_kind:

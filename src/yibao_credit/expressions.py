@@ -70,6 +70,8 @@ def shift_period(day: dt.date, period: str, sign: int = 1) -> dt.date:
     months = sign * (n * 12 if unit == "y" else n)
     carry, month0 = divmod(day.month - 1 + months, 12)
     year, month = day.year + carry, month0 + 1
+    if day.day <= 28:
+        return dt.date(year, month, day.day)
     return dt.date(year, month, min(day.day, monthrange(year, month)[1]))
 
 
