@@ -8,17 +8,22 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import json
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TextIO
 
+from .engine import Run, evaluate
 from .errors import Problem, YibaoError
-from .pack import load_policy
+from .history import read_history
+from .lifecycle import read_procedures
+from .pack import Policy, load_policy
 from .packtest import default_tests_path, read_tests, run_case
-from .records import load_records
+from .records import Records, load_records
 from .render import FORMATS, write_results
+from .summary import summarize, summary_table
 from .trace import DETAILS, render_text
 
 
@@ -54,23 +59,42 @@ def _evaluate_args(sub: argparse.ArgumentParser) -> None:
         default="zh",
         help="language of titles in the output (default zh)",
     )
+    sub.add_argument(
+        "--history",
+        help="earlier cycles' results (.jsonl or .csv, as evaluate writes them), for history rules",
+    )
+    sub.add_argument(
+        "--procedures",
+        help="notification / objection / decision records "
+        "(.jsonl or .csv), for each result's lifecycle and deadlines",
+    )
+    sub.add_argument(
+        "--on",
+        type=_date,
+        help="judge the lifecycle as of this day (is the objection window closed?)",
+    )
+
+
+def _run(args: argparse.Namespace) -> tuple[Policy, Records, Run]:
+    """Load the pack and every input the arguments name, and evaluate."""
+    policy = load_policy(args.policy)
+    records = load_records(args.subjects, args.events)
+    history = read_history(args.history, policy.id) if args.history else None
+    procedures = read_procedures(args.procedures) if args.procedures else None
+    run = evaluate(policy, records, args.as_of, history=history, procedures=procedures, on=args.on)
+    _report(run.warnings, sys.stderr, "warning")
+    return policy, records, run
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    policy = load_policy(args.policy)
-    records = load_records(args.subjects, args.events)
-    run = policy.evaluate(records, as_of=args.as_of)
-    _report(run.warnings, sys.stderr, "warning")
+    _policy, _records, run = _run(args)
     with _output(args.output) as out:
         write_results(run, out, args.format, args.lang, args.trace)
     return 0
 
 
 def cmd_explain(args: argparse.Namespace) -> int:
-    policy = load_policy(args.policy)
-    records = load_records(args.subjects, args.events)
-    run = policy.evaluate(records, as_of=args.as_of)
-    _report(run.warnings, sys.stderr, "warning")
+    _policy, records, run = _run(args)
     status = 0
     for sid in args.subject:
         result = run.get(sid)
@@ -83,6 +107,17 @@ def cmd_explain(args: argparse.Namespace) -> int:
         text = render_text(result, args.lang, notes=not args.no_notes, detail=args.trace)
         sys.stdout.write(text + "\n\n")
     return status
+
+
+def cmd_summary(args: argparse.Namespace) -> int:
+    _policy, _records, run = _run(args)
+    summary = summarize(run, args.lang)
+    with _output(args.output) as out:
+        if args.format == "json":
+            out.write(json.dumps(summary, ensure_ascii=False, indent=2) + "\n")
+        else:
+            out.write(summary_table(summary))
+    return 0
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
@@ -195,6 +230,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="every step (full) or only those that decided the result (decisive)",
     )
     ex.set_defaults(func=cmd_explain)
+
+    su = subs.add_parser("summary", help="counts by grade, region, ruleset and measure")
+    _evaluate_args(su)
+    su.add_argument("--format", choices=("table", "json"), default="table")
+    su.add_argument("--output", help="write here instead of standard output")
+    su.set_defaults(func=cmd_summary)
 
     va = subs.add_parser("validate", help="check packs; exit 1 with located errors")
     va.add_argument("packs", nargs="+")

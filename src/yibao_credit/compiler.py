@@ -17,6 +17,9 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from pydantic import ValidationError
+
+from .calendar import YearArrangement
 from .errors import Location, PackError, Problem
 from .expressions import (
     FUNCTION_IMPLS,
@@ -27,12 +30,14 @@ from .expressions import (
     node_to_python,
     not_none_names,
     parse_expr,
+    parse_period,
     peek_kinds,
 )
 from .intervals import IntInterval, int_overlaps
 from .pack_schema import (
     ClauseRef,
     CriteriaGrading,
+    HistoryFact,
     PackModel,
     Provenance,
     Rollup,
@@ -127,6 +132,28 @@ class CompiledMeasure:
     title: Text
     params: Mapping[str, Any]
     step: StepSpec
+    when: Callable[[dt.date, Mapping[str, Any]], Callable[..., bool]] | None = None
+    """A condition over (subject, grade, rank, history values); None: the grade suffices."""
+
+
+@dataclass(frozen=True)
+class CompiledProcedure:
+    id: str
+    trigger: str
+    days: int
+    unit: str
+    step: StepSpec
+    """The deadline (outcome: its date)."""
+    outcome_step: StepSpec
+    """What happened in time: ``lifecycle.objection`` (was it in time) after a notification
+    window, ``lifecycle.decision`` (upheld or corrected) after a review window."""
+
+
+@dataclass(frozen=True)
+class CompiledHistoryFact:
+    name: str
+    fact: HistoryFact
+    step: StepSpec
 
 
 @dataclass(eq=False)
@@ -151,7 +178,7 @@ class CompiledRuleset:
     kinds_read: frozenset[str] | None
     """Event kinds any rule reads; None when some rule reads events of every kind."""
     source: str
-    make: Callable[..., Callable[[Subject, list[Event]], tuple[Any, ...]]]
+    make: Callable[..., Callable[[Subject, list[Event], Mapping[str, Any]], tuple[Any, ...]]]
     param_names: tuple[str, ...]
     slots: int = 0
     rank: Mapping[str, int] = field(default_factory=dict)
@@ -160,6 +187,8 @@ class CompiledRuleset:
     evidence_slots: Mapping[str, int] = field(default_factory=dict)
     subject_reads: tuple[str, ...] = ()
     """Subject fields any rule of the ruleset reads."""
+    history_cycle: str | None = None
+    history: tuple[CompiledHistoryFact, ...] = ()
 
     def applies(self, subject: Subject) -> bool:
         if subject.type != self.type:
@@ -238,6 +267,7 @@ class PackCompiler:
         for name in model.event_kinds:
             if name in CORE_EVENT_KINDS:
                 self.error(("event_kinds", name), f"{name!r} is a core event kind already")
+        self._history: set[str] = set()
         self.param_types: dict[str, TypeInfo] = {}
         for name, param in model.parameters.items():
             kind = "str" if param.type == "period" else param.type
@@ -406,6 +436,50 @@ class PackCompiler:
             raise PackError(self.problems)
         return out
 
+    def procedures(self) -> dict[str, CompiledProcedure]:
+        """The pack's procedures by trigger; at most one deadline per trigger."""
+        out: dict[str, CompiledProcedure] = {}
+        for i, p in enumerate(self.model.procedures):
+            path: PathKey = ("procedures", i)
+            if p.trigger in out:
+                self.error(
+                    (*path, "trigger"),
+                    f"a second procedure triggered by {p.trigger!r} ({out[p.trigger].id!r} "
+                    "is the first)",
+                )
+                continue
+            out[p.trigger] = CompiledProcedure(
+                p.id,
+                p.trigger,
+                p.days,
+                p.unit,
+                self.step(f"procedure.{p.id}", "procedure", p.title, p, path),
+                self.step(*_OUTCOME_STEPS[p.trigger], p, path),
+            )
+        if self.problems:
+            raise PackError(self.problems)
+        return out
+
+    def calendar(self) -> list[YearArrangement]:
+        """Holiday arrangements the pack supplies, checked like the installed ones."""
+        out: list[YearArrangement] = []
+        for i, year in enumerate(self.model.calendar):
+            try:
+                out.append(
+                    YearArrangement(
+                        year=year.year,
+                        notice=year.notice,
+                        days_off=year.days_off,
+                        workdays=year.workdays,
+                    )
+                )
+            except ValidationError as exc:
+                for err in exc.errors(include_url=False):
+                    self.error(("calendar", i, *err["loc"]), err["msg"])
+        if self.problems:
+            raise PackError(self.problems)
+        return out
+
     def _check_overlapping_rulesets(self) -> None:
         seen: dict[tuple[str, str | None], str] = {}
         for rid, rs in self.model.rulesets.items():
@@ -426,6 +500,8 @@ class PackCompiler:
             if name not in self.subject_fields:
                 self.error((*path, "required"), f"{name!r} is not a subject field")
         scope = self.subject_scope(rs.required, self._categories())
+        history_types, history = self._history_facts(rs, path)
+        scope.update(history_types)
         for fname in rs.facts:
             if fname in scope:
                 self.error(
@@ -587,22 +663,36 @@ class PackCompiler:
             if r is not None
         )
         measures: dict[str, list[CompiledMeasure]] = {g: [] for g in grades}
+        mscope = {
+            **self.subject_scope(rs.required, self._categories()),
+            **history_types,
+            "grade": TypeInfo("str", choices=frozenset(grades)),
+            "rank": TypeInfo("int"),
+        }
         for i, m in enumerate(rs.measures):
             mpath = (*path, "measures", i)
+            when = None
+            if m.when is not None:
+                try:
+                    cond = self.parse_expr(
+                        m.when, mscope, (*mpath, "when"), scope_name=f"measure {m.id}"
+                    )
+                except PackError as exc:
+                    self.problems.extend(exc.problems)
+                    continue
+                when = self._lambda(
+                    cond, ["s", "grade", "rank", "H"], {"grade": "grade", "rank": "rank"}
+                )
+                mstep = self.step(f"measure.{m.id}", "measure", m.title, m, mpath, cond)
+            else:
+                mstep = self.step(f"measure.{m.id}", "measure", m.title, m, mpath)
             for g in m.grades:
                 if g not in measures:
                     self.error(
                         (*mpath, "grades"), f"unknown grade {g!r}; grades are {', '.join(grades)}"
                     )
                     continue
-                measures[g].append(
-                    CompiledMeasure(
-                        m.id,
-                        m.title,
-                        dict(m.params),
-                        self.step(f"measure.{m.id}", "measure", m.title, m, mpath),
-                    )
-                )
+                measures[g].append(CompiledMeasure(m.id, m.title, dict(m.params), mstep, when))
         if len(self.problems) > before:
             return None
         # Which kinds are read at all (for reporting events no rule uses).
@@ -654,6 +744,8 @@ class PackCompiler:
             rank={g: i for i, g in enumerate(grades)},
             fact_slots={f.name: f.slot for f in facts},
             subject_reads=self._subject_reads,
+            history_cycle=rs.history.cycle if rs.history else None,
+            history=history,
             window_steps={
                 w: self.step(
                     f"window.{w}",
@@ -666,6 +758,47 @@ class PackCompiler:
             },
             evidence_slots={f.name: f.evidence_slot for f in facts if f.evidence_slot is not None},
         )
+
+    def _history_facts(
+        self, rs: Ruleset, path: PathKey
+    ) -> tuple[dict[str, TypeInfo], tuple[CompiledHistoryFact, ...]]:
+        """Types and steps of the ruleset's history facts (empty without a history section)."""
+        self._history = set()
+        if rs.history is None:
+            return {}, ()
+        hpath = (*path, "history")
+        try:
+            parse_period(rs.history.cycle)
+        except ValueError as exc:
+            self.error((*hpath, "cycle"), str(exc))
+        grades = frozenset(g.label for g in rs.grading.grades)
+        types: dict[str, TypeInfo] = {}
+        out: list[CompiledHistoryFact] = []
+        for name, fact in rs.history.facts.items():
+            fpath = (*hpath, "facts", name)
+            for g in fact.grades or ():
+                if g not in grades:
+                    self.error(
+                        (*fpath, "grades"),
+                        f"unknown grade {g!r}; grades are {', '.join(sorted(grades))}",
+                    )
+            if name in rs.facts or name in self.subject_fields or name in self.param_types:
+                self.error(
+                    fpath,
+                    f"history fact {name!r} has the name of another fact, a "
+                    "subject field or a parameter",
+                )
+            types[name] = {
+                "previous": TypeInfo("str", optional=True, choices=grades),
+                "previous_rank": TypeInfo("int", optional=True),
+            }.get(fact.op, TypeInfo("int"))
+            out.append(
+                CompiledHistoryFact(
+                    name, fact, self.step(f"history.{name}", "history", fact.title, fact, fpath)
+                )
+            )
+        self._history = set(types)
+        return types, tuple(out)
 
     def _fact_order(self, rs: Ruleset, path: PathKey) -> list[str]:
         """Facts in dependency order (compute facts after what they read); cycles are errors."""
@@ -849,6 +982,8 @@ class PackCompiler:
         def rename(name: str) -> str:
             if name in fact_names:
                 return f"f_{name}"
+            if name in self._history:
+                return f"h_{name}"
             if name == "as_of":
                 return "AS_OF"
             if name in self.param_types:
@@ -883,7 +1018,9 @@ class PackCompiler:
         lines += [f"    p_{p} = P[{p!r}]" for p in sorted(params)]
         lines.append(f"    def _f({', '.join(args)}):")
         for name in expr.names:
-            if name not in direct and name != "as_of" and name not in self.param_types:
+            if name in self._history:
+                lines.append(f"        h_{name} = H[{name!r}]")
+            elif name not in direct and name != "as_of" and name not in self.param_types:
                 lines.append(f"        s_{name} = {_subject_access(name)}")
         lines.append(f"        return {body}")
         lines.append("    return _f")
@@ -984,7 +1121,12 @@ class PackCompiler:
             if f.op == "compute":
                 assert expr is not None
                 for n in expr.names:
-                    if n not in fact_exprs and n != "as_of" and n not in self.param_types:
+                    if (
+                        n not in fact_exprs
+                        and n != "as_of"
+                        and n not in self.param_types
+                        and n not in self._history
+                    ):
                         subject_names.add(n)
                 guarded([f"f_{f.name} = ({expr.to_python(srename)})"])
                 continue
@@ -1013,6 +1155,7 @@ class PackCompiler:
                     and n not in fact_exprs
                     and n != "as_of"
                     and n not in self.param_types
+                    and n not in self._history
                 ):
                     subject_names.add(n)
             guarded([f"c{check.slot} = ({expr.to_python(srename)})"])
@@ -1045,7 +1188,9 @@ class PackCompiler:
                 head.append(f"    w{wi}lo, w{wi}hi = W[{wi}]")
         for p in sorted(params):
             head.append(f"    p_{p} = P[{p!r}]")
-        head.append("    def _subject(s, events):")
+        head.append("    def _subject(s, events, H):")
+        for h in sorted(self._history):
+            head.append(f"        h_{h} = H[{h!r}]")
         for n in sorted(subject_names):
             head.append(f"        s_{n} = {_subject_access(n)}")
         ordered = [values[i] for i in sorted(values)]
@@ -1056,6 +1201,20 @@ class PackCompiler:
         ]
         self._subject_reads = tuple(sorted(subject_names))
         return "\n".join(head + body + tail), tuple(sorted(params))
+
+
+_OUTCOME_STEPS = {
+    "notification": (
+        "lifecycle.objection",
+        "lifecycle",
+        Text(zh="异议申请是否在期限内", en="objection in time"),
+    ),
+    "objection": (
+        "lifecycle.decision",
+        "lifecycle",
+        Text(zh="异议处理决定", en="decision on the objection"),
+    ),
+}
 
 
 def _placeholder_type(op: str) -> TypeInfo:

@@ -12,13 +12,16 @@ from __future__ import annotations
 import datetime as dt
 from collections import Counter, defaultdict
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from operator import attrgetter
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from .bulk import paused_gc
-from .compiler import CompiledCap, CompiledRollup, CompiledRuleset, StepFailed
-from .errors import EvaluationError, Location, Problem, RecordError
+from .compiler import CompiledCap, CompiledMeasure, CompiledRollup, CompiledRuleset, StepFailed
+from .errors import CalendarError, EvaluationError, Location, Problem, RecordError
+from .history import Cycle, HistoryRecords, history_fact
+from .lifecycle import Lifecycle, ProcedureRecords, calendar_problem, lifecycle_of
 from .parameters import InForce, value_on
 from .records import (
     MAX_PROBLEMS,
@@ -33,6 +36,7 @@ from .windows import Bounds, window_bounds
 if TYPE_CHECKING:
     from .pack import Policy
 
+EMPTY: Mapping[str, Any] = MappingProxyType({})
 EVENT_ORDER = attrgetter("date", "id")
 """Events are ordered by date, then id: evidence lists are the same whatever the input order."""
 
@@ -45,6 +49,10 @@ class RunContext:
     as_of: dt.date
     bounds: Mapping[str, Bounds]
     params: Mapping[str, InForce]
+    history: HistoryRecords | None = None
+    procedures: ProcedureRecords | None = None
+    on: dt.date | None = None
+    """The day the lifecycle is judged on (is an objection window closed?)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +80,12 @@ class Result:
     own_grade: str | None
     grade: str | None
     rollups: tuple[RollupOutcome, ...] = ()
+    history: Mapping[str, Any] | None = None
+    history_cycles: Mapping[str, tuple[Cycle, ...]] | None = None
+    measures: tuple[CompiledMeasure, ...] = ()
+    measure_checks: tuple[tuple[CompiledMeasure, bool], ...] = ()
+    """Measures with a condition, and whether it held."""
+    lifecycle: Lifecycle | None = None
 
     @property
     def subject_id(self) -> str:
@@ -85,6 +99,7 @@ class Run:
     context: RunContext
     results: list[Result]
     warnings: list[Problem]
+    _index: dict[str, Result] = field(default_factory=dict, repr=False)
 
     def __iter__(self) -> Iterator[Result]:
         return iter(self.results)
@@ -93,10 +108,9 @@ class Run:
         return len(self.results)
 
     def get(self, subject_id: str) -> Result | None:
-        for r in self.results:
-            if r.subject.id == subject_id:
-                return r
-        return None
+        if len(self._index) != len(self.results):
+            self._index = {r.subject.id: r for r in self.results}
+        return self._index.get(subject_id)
 
 
 def resolve(policy: Policy, as_of: dt.date) -> RunContext:
@@ -143,17 +157,51 @@ class Prepared:
     warnings: list[Problem]
 
 
-def prepare(policy: Policy, records: Records, as_of: dt.date) -> Prepared:
+def prepare(
+    policy: Policy,
+    records: Records,
+    as_of: dt.date,
+    history: HistoryRecords | None = None,
+    procedures: ProcedureRecords | None = None,
+    on: dt.date | None = None,
+) -> Prepared:
     """Check records against the pack, assign rulesets, group events by subject."""
     with paused_gc():
-        return _prepare(policy, records, as_of)
+        return _prepare(policy, records, as_of, history, procedures, on)
 
 
-def _prepare(policy: Policy, records: Records, as_of: dt.date) -> Prepared:
+def _prepare(
+    policy: Policy,
+    records: Records,
+    as_of: dt.date,
+    history: HistoryRecords | None,
+    procedures: ProcedureRecords | None,
+    on: dt.date | None,
+) -> Prepared:
     check_event_kinds(records, policy.event_kinds)
     check_subject_attributes(records, policy.subject_attributes)
-    context = resolve(policy, as_of)
+    context = replace(resolve(policy, as_of), history=history, procedures=procedures, on=on)
     warnings: list[Problem] = []
+    if history is None and any(rs.history for rs in policy.rulesets.values()):
+        warnings.append(
+            Problem(
+                "eval.no-history",
+                "no earlier results were given (--history): every earlier cycle counts as "
+                "missing, so history facts hold no grade and no streak",
+            )
+        )
+    if procedures is not None:
+        known = {s.id for s in records.subjects}
+        for sid, steps in sorted(procedures.by_subject.items()):
+            if sid not in known:
+                record = next(iter(steps.values()))
+                raise RecordError(
+                    Problem(
+                        "record.procedure.unknown-subject",
+                        f"subject_id {sid!r} names no subject in the subjects file",
+                        procedures.where(record, "subject_id"),
+                    )
+                )
     effective = policy.model.pack.effective
     if as_of < effective.from_ or (effective.to is not None and as_of > effective.to):
         until = effective.to.isoformat() if effective.to else "open"
@@ -226,27 +274,134 @@ def _run(prepared: Prepared) -> Run:
     warnings = list(prepared.warnings)
     append = results.append
     for subject, rs in prepared.assigned:
+        h_values: Mapping[str, Any] = EMPTY
+        h_cycles: Mapping[str, tuple[Cycle, ...]] = EMPTY
+        if rs.history:
+            h_values, h_cycles = _history_of(subject, rs, context)
         try:
-            values = functions[rs.id](subject, grouped.get(subject.id, no_events))
+            values = functions[rs.id](subject, grouped.get(subject.id, no_events), h_values)
         except StepFailed as exc:
             raise _step_error(prepared.records, subject, rs, exc) from exc
         x, r = values[-2], values[-1]
         if x >= 0:
-            append(
-                Result(
-                    subject, rs, context, values, "excluded", rs.exclusions[x].id, None, None, None
-                )
+            result = Result(
+                subject, rs, context, values, "excluded", rs.exclusions[x].id, None, None, None
             )
         else:
             grade = rs.rules[r].grade if r >= 0 else rs.default_grade
-            append(Result(subject, rs, context, values, "graded", None, r, grade, grade))
+            result = Result(subject, rs, context, values, "graded", None, r, grade, grade)
+        if h_values:
+            result.history, result.history_cycles = h_values, h_cycles
+        append(result)
     _roll_up(policy, results, warnings, context)
+    if context.procedures is not None:
+        _apply_lifecycle(results, context)
+    _measures(results, context)
     return Run(context, results, warnings)
 
 
-def evaluate(policy: Policy, records: Records, as_of: dt.date) -> Run:
-    """Evaluate every subject in ``records`` as of ``as_of``."""
-    return run(prepare(policy, records, as_of))
+def evaluate(
+    policy: Policy,
+    records: Records,
+    as_of: dt.date,
+    *,
+    history: HistoryRecords | None = None,
+    procedures: ProcedureRecords | None = None,
+    on: dt.date | None = None,
+) -> Run:
+    """Evaluate every subject in ``records`` as of ``as_of``.
+
+    ``history``: earlier cycles' results, for history facts; ``procedures``: notification,
+    objection and decision records, for each result's lifecycle, judged as of ``on``.
+    """
+    return run(prepare(policy, records, as_of, history, procedures, on))
+
+
+def _history_of(
+    subject: Subject, rs: CompiledRuleset, context: RunContext
+) -> tuple[dict[str, Any], dict[str, tuple[Cycle, ...]]]:
+    assert rs.history_cycle is not None
+    values: dict[str, Any] = {}
+    cycles: dict[str, tuple[Cycle, ...]] = {}
+    for h in rs.history:
+        values[h.name], cycles[h.name] = history_fact(
+            h.fact, context.history, subject.id, context.as_of, rs.history_cycle, rs.rank
+        )
+    return values, cycles
+
+
+def _apply_lifecycle(results: list[Result], context: RunContext) -> None:
+    """Stage, deadlines and decisions per result; a corrected decision changes the grade."""
+    procedures = context.procedures
+    assert procedures is not None
+    policy = context.policy
+    for r in results:
+        steps = procedures.by_subject.get(r.subject.id)
+        if not steps:
+            continue
+        try:
+            life = lifecycle_of(
+                steps,
+                policy.procedures,
+                policy.calendar,
+                context.on,
+                r.grade,
+                r.status,
+                r.exclusion,
+            )
+        except CalendarError as exc:
+            raise CalendarError(calendar_problem(exc, r.subject.id)) from exc
+        decision = life.decision
+        if decision is not None and decision.outcome == "corrected":
+            assert decision.grade is not None
+            if decision.grade not in r.ruleset.rank:
+                raise RecordError(
+                    Problem(
+                        "record.procedure.unknown-grade",
+                        f"{decision.grade!r} is not a grade of ruleset {r.ruleset.id!r} "
+                        f"({', '.join(r.ruleset.grades)})",
+                        procedures.where(decision, "grade"),
+                    )
+                )
+            r.grade, r.status, r.exclusion = decision.grade, "graded", None
+        r.lifecycle = life
+
+
+def _measures(results: list[Result], context: RunContext) -> None:
+    """The measures each final grade brings, with conditional ones decided per subject."""
+    params = {name: p.value for name, p in context.params.items()}
+    made: dict[int, Any] = {}
+    for r in results:
+        if r.grade is None:
+            continue
+        candidates = r.ruleset.measures.get(r.grade, ())
+        if not any(m.when for m in candidates):
+            r.measures = candidates
+            continue
+        chosen: list[CompiledMeasure] = []
+        checks: list[tuple[CompiledMeasure, bool]] = []
+        rank = r.ruleset.rank[r.grade]
+        for m in candidates:
+            if m.when is None:
+                chosen.append(m)
+                continue
+            fn = made.get(id(m))
+            if fn is None:
+                fn = made[id(m)] = m.when(context.as_of, params)
+            try:
+                held = bool(fn(r.subject, r.grade, rank, r.history or EMPTY))
+            except Exception as exc:
+                raise EvaluationError(
+                    Problem(
+                        "eval.step-failed",
+                        f"subject {r.subject.id!r}: the condition of measure {m.id!r} failed: "
+                        f"{type(exc).__name__}: {exc}",
+                    )
+                ) from exc
+            checks.append((m, held))
+            if held:
+                chosen.append(m)
+        r.measures, r.measure_checks = tuple(chosen), tuple(checks)
 
 
 def _window_pair(bounds: Bounds) -> tuple[dt.date, dt.date]:

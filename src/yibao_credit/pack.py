@@ -12,16 +12,22 @@ import hashlib
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ValidationError
 
 from . import pack_schema
-from .compiler import CompiledRuleset, PackCompiler, declared_kinds
+from .calendar import WorkingCalendar, YearArrangement, default_calendar
+from .compiler import CompiledProcedure, CompiledRuleset, PackCompiler, declared_kinds
 from .errors import PackError, Problem
+from .history import HistoryRecords
+from .lifecycle import ProcedureRecords
 from .pack_schema import PackModel, Provenance
 from .records import AttributeSpec, EventKind, Records, Subject
 from .sourcemap import PathKey, YamlDocument, format_path, read_yaml
+
+if TYPE_CHECKING:
+    from .engine import Run
 
 
 def _all_field_names() -> list[str]:
@@ -118,12 +124,25 @@ class Policy:
         self.sha256 = hashlib.sha256(raw).hexdigest()
         self.rulesets = dict(rulesets)
         self.event_kinds: dict[str, EventKind] = declared_kinds(model)
+        self.procedures: dict[str, CompiledProcedure] = {}
+        self.arrangements: list[YearArrangement] = []
+        self._calendar: WorkingCalendar | None = None
         self.subject_attributes: dict[str, AttributeSpec] = {
             name: AttributeSpec(
                 d.type, d.required, d.default, tuple(d.choices) if d.choices else None
             )
             for name, d in model.subject_attributes.items()
         }
+
+    @property
+    def calendar(self) -> WorkingCalendar:
+        """The official working-day calendar, with the years the pack supplies (built on
+        first use: most runs count no working days)."""
+        if self._calendar is None:
+            self._calendar = (
+                WorkingCalendar(self.arrangements) if self.arrangements else default_calendar()
+            )
+        return self._calendar
 
     @property
     def id(self) -> str:
@@ -153,15 +172,29 @@ class Policy:
         events: Iterable[Any] = (),
         *,
         as_of: dt.date,
-    ) -> Any:
-        """Evaluate subjects and their events as of a date; see ``engine.evaluate``."""
+        history: HistoryRecords | Iterable[Mapping[str, Any]] | None = None,
+        procedures: ProcedureRecords | Iterable[Mapping[str, Any]] | None = None,
+        on: dt.date | None = None,
+    ) -> Run:
+        """Evaluate subjects and their events as of a date; see ``engine.evaluate``.
+
+        ``history``: earlier results (a HistoryRecords, or dicts as ``result_to_dict`` gives
+        them); ``procedures``: notification/objection/decision records; ``on``: the day the
+        lifecycle is judged on.
+        """
         from .engine import evaluate
+        from .history import history_from_python
+        from .lifecycle import procedures_from_python
         from .records import records_from_python
 
         records = (
             subjects if isinstance(subjects, Records) else records_from_python(subjects, events)
         )
-        return evaluate(self, records, as_of)
+        if history is not None and not isinstance(history, HistoryRecords):
+            history = history_from_python(history)
+        if procedures is not None and not isinstance(procedures, ProcedureRecords):
+            procedures = procedures_from_python(procedures)
+        return evaluate(self, records, as_of, history=history, procedures=procedures, on=on)
 
 
 def _walk_provisional(node: Any, path: PathKey) -> Iterator[tuple[PathKey, str]]:
@@ -200,5 +233,9 @@ def load_policy(path: str | Path) -> Policy:
     """Read, validate and compile a pack file; raises PackError with every problem found."""
     doc, raw = read_yaml(path)
     model = parse_pack(doc)
-    rulesets = PackCompiler(model, doc).compile()
-    return Policy(model, doc, raw, rulesets)
+    compiler = PackCompiler(model, doc)
+    rulesets = compiler.compile()
+    policy = Policy(model, doc, raw, rulesets)
+    policy.procedures = compiler.procedures()
+    policy.arrangements = compiler.calendar()
+    return policy

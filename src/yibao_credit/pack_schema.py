@@ -265,12 +265,53 @@ class Rollup(Provenance):
 
 
 class Measure(Provenance):
-    """What follows from a grade (inspection frequency, publication, …), with parameters."""
+    """What follows from a grade (inspection frequency, publication, …), with parameters.
+
+    ``when`` narrows it further, over the final ``grade``, its ``rank`` (0 is the best), the
+    subject's fields and the ruleset's history facts: ``grade == '★★★' and excellent_before
+    >= 1`` for "★★★ twice in a row".
+    """
 
     id: Identifier
     title: Text
     grades: list[str] = Field(min_length=1)
     params: dict[Identifier, Any] = {}
+    when: str | None = None
+
+
+class HistoryFact(Provenance):
+    """A quantity over the subject's results in earlier cycles (a file of earlier results).
+
+    ``previous`` / ``previous_rank``: the grade (or its rank, 0 best) ``back`` cycles ago;
+    ``held``: how many consecutive earlier cycles, counting back from the last one, had a grade
+    in ``grades``; ``count``: in how many of the last ``within`` cycles the grade was in
+    ``grades``. A cycle with no result, or with an exclusion, is never assumed: it stops a
+    ``held`` run and shows in the trace as missing or excluded.
+    """
+
+    title: Text
+    op: Literal["previous", "previous_rank", "held", "count"]
+    back: int = Field(default=1, ge=1)
+    grades: list[str] | None = None
+    within: int | None = Field(default=None, ge=1)
+
+    @model_validator(mode="after")
+    def _shape(self) -> HistoryFact:
+        if self.op in ("held", "count") and not self.grades:
+            raise ValueError(f"a {self.op} history fact needs 'grades'")
+        if self.op == "count" and self.within is None:
+            raise ValueError("a count history fact needs 'within' (how many earlier cycles)")
+        if self.op in ("previous", "previous_rank") and (self.grades or self.within):
+            raise ValueError(f"a {self.op} history fact takes only 'back'")
+        return self
+
+
+class History(Strict):
+    """How earlier cycles are found: results whose as_of lies whole cycles before this one."""
+
+    cycle: str
+    """The length of a cycle (``1y``): the previous cycle's result has as_of one cycle back."""
+    facts: dict[Identifier, HistoryFact] = Field(min_length=1)
 
 
 class AppliesTo(Strict):
@@ -290,16 +331,29 @@ class Ruleset(Strict):
     grading: CriteriaGrading
     rollups: list[Rollup] = []
     measures: list[Measure] = []
+    history: History | None = None
 
 
 class Procedure(Provenance):
-    """A dated step after a result, counted in days or working days from its trigger."""
+    """A deadline after a result, counted in days or working days from the day after its
+    trigger (《民法典》第201条): ``notification`` (the result was notified) or ``objection``
+    (an objection was received)."""
 
     id: Identifier
     title: Text
-    trigger: Identifier
+    trigger: Literal["notification", "objection"]
     days: int = Field(ge=1)
     unit: Literal["working_days", "days"]
+
+
+class CalendarYear(Provenance):
+    """A year's official holiday arrangement, for a year the installed calendar lacks (or to
+    correct one): the 国务院办公厅 notice and every day off and make-up working day."""
+
+    year: int
+    notice: str
+    days_off: list[dt.date] = Field(min_length=1)
+    workdays: list[dt.date] = []
 
 
 class SubjectAttributeDecl(AttributeDecl):
@@ -316,3 +370,4 @@ class PackModel(Strict):
     windows: dict[Identifier, Window] = {}
     rulesets: dict[Identifier, Ruleset] = Field(min_length=1)
     procedures: list[Procedure] = []
+    calendar: list[CalendarYear] = []

@@ -52,6 +52,8 @@ def result_to_dict(result: Result, lang: str = "zh", trace: str = "full") -> dic
         "ruleset": result.ruleset.id,
         "measures": measures_of(result, lang),
     }
+    if result.lifecycle is not None:
+        out["lifecycle"] = result.lifecycle.to_dict()
     if trace != "none":
         out["trace"] = build_trace(result, lang, trace)
     return out
@@ -106,7 +108,7 @@ class JsonlWriter:
         self.trace = trace
         self._heads: dict[StepSpec, tuple[str, str]] = {}
         self._memo: dict[Any, str] = {}
-        self._measures: dict[tuple[int, str | None], str] = {}
+        self._measures: dict[tuple[str, ...], str] = {}
         self._traces: dict[tuple[Any, ...], str] = {}
         self._policies: dict[int, str] = {}
 
@@ -168,7 +170,7 @@ class JsonlWriter:
     def _quiet_key(result: Result) -> tuple[Any, ...] | None:
         """For a subject with no evidence and no roll-up, the whole trace follows from its
         fact values and the subject fields the rules read: the key to reuse its text."""
-        if result.rollups:
+        if result.rollups or result.lifecycle is not None:
             return None
         rs, values = result.ruleset, result.values
         for slot in rs.evidence_slots.values():
@@ -181,6 +183,9 @@ class JsonlWriter:
             tuple([subject.attr(n) for n in rs.subject_reads]),
             result.exclusion,
             result.rule,
+            tuple(result.history_cycles.items()) if result.history_cycles else (),
+            tuple(result.history.items()) if result.history else (),
+            result.measure_checks and tuple((id(m), held) for m, held in result.measure_checks),
         )
 
     def line(self, result: Result) -> str:
@@ -196,10 +201,12 @@ class JsonlWriter:
                 + context.as_of.isoformat()
                 + '"'
             )
-        mkey = (id(rs), result.grade)
+        mkey = tuple(m.id for m in result.measures)
         measures = self._measures.get(mkey)
         if measures is None:
             measures = self._measures[mkey] = dumps(measures_of(result, self.lang))
+        if result.lifecycle is not None:
+            measures += ',"lifecycle":' + dumps(result.lifecycle.to_dict())
         step = self.step
         if self.trace == "none":
             trace = "}\n"

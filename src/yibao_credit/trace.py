@@ -13,6 +13,7 @@ from typing import Any
 
 from .compiler import CompiledFact, StepSpec
 from .engine import Result
+from .lifecycle import Lifecycle
 from .records import Event
 
 WORDS = {
@@ -42,6 +43,9 @@ WORDS = {
         "measures": "监管措施",
         "reason": "原因",
         "subject": "评测对象",
+        "history": "历史",
+        "procedure": "期限",
+        "lifecycle": "异议处理",
     },
     "en": {
         True: "yes",
@@ -69,6 +73,9 @@ WORDS = {
         "measures": "measures",
         "reason": "reason",
         "subject": "subject",
+        "history": "history",
+        "procedure": "deadline",
+        "lifecycle": "objection",
     },
 }
 
@@ -93,6 +100,12 @@ def _name_value(result: Result, name: str) -> Any:
     params = result.context.params
     if name in params:
         return params[name].value
+    if result.history and name in result.history:
+        return result.history[name]
+    if name == "grade":
+        return result.grade
+    if name == "rank":
+        return result.ruleset.rank.get(result.grade) if result.grade else None
     return result.subject.attr(name)
 
 
@@ -177,30 +190,51 @@ def _needed_facts(result: Result, checks: set[str]) -> set[str]:
     return needed
 
 
-_PLANS: dict[tuple[Any, ...], tuple[frozenset[str], list[CompiledFact], list[str]]] = {}
+Plan = tuple[frozenset[str], list[CompiledFact], list[str], frozenset[str]]
+_PLANS: dict[tuple[Any, ...], Plan] = {}
 
 
-def _decisive_plan(result: Result) -> tuple[frozenset[str], list[CompiledFact], list[str]]:
+def _decisive_plan(result: Result) -> Plan:
     """The checks, facts and windows a decisive trace shows; the same for every result with
     the same outcome and the same criteria met, so it is worked out once per such shape."""
     rs, values = result.ruleset, result.values
+    measured = tuple(id(m) for m, _ in result.measure_checks)
     if result.status == "excluded":
-        key: tuple[Any, ...] = (id(rs), "x", result.exclusion)
+        key: tuple[Any, ...] = (id(rs), "x", result.exclusion, measured)
     elif result.rule is not None and result.rule >= 0:
         rule = rs.rules[result.rule]
-        key = (id(rs), "r", result.rule, tuple(bool(values[c.slot]) for c in rule.criteria))
+        key = (
+            id(rs),
+            "r",
+            result.rule,
+            tuple(bool(values[c.slot]) for c in rule.criteria),
+            measured,
+        )
     else:
-        key = (id(rs), "d", tuple(bool(values[c.slot]) for r in rs.rules for c in r.criteria))
+        key = (
+            id(rs),
+            "d",
+            tuple(bool(values[c.slot]) for r in rs.rules for c in r.criteria),
+            measured,
+        )
     plan = _PLANS.get(key)
     if plan is None:
         checks = frozenset(_decisive_checks(result))
         needed = _needed_facts(result, set(checks))
         facts = [f for f in rs.facts if f.name in needed]
         windows = [w for w in rs.windows if any(f.window == w for f in facts)]
+        reads = {n for spec in _check_specs(rs) if spec.id in checks for n in spec.reads}
+        reads |= {n for f in facts for n in f.step.reads}
+        reads |= {n for m, _ in result.measure_checks for n in m.step.reads}
+        history = frozenset(h.name for h in rs.history if h.name in reads)
         if len(_PLANS) > 10_000:
             _PLANS.clear()
-        plan = _PLANS[key] = (checks, facts, windows)
+        plan = _PLANS[key] = (checks, facts, windows, history)
     return plan
+
+
+def _check_specs(rs: Any) -> list[StepSpec]:
+    return [c.step for c in rs.exclusions] + [c.step for r in rs.rules for c in r.criteria]
 
 
 def iter_steps(result: Result, detail: str = "full") -> Iterator[Step]:
@@ -215,8 +249,9 @@ def iter_steps(result: Result, detail: str = "full") -> Iterator[Step]:
         checks: frozenset[str] = frozenset()
         facts: Sequence[CompiledFact] = rs.facts
         windows: Sequence[str] = rs.windows
+        history_shown: frozenset[str] = frozenset()
     else:
-        checks, facts, windows = _decisive_plan(result)
+        checks, facts, windows, history_shown = _decisive_plan(result)
     for wname in windows:
         window = context.policy.model.windows[wname]
         bounds = context.bounds[wname]
@@ -235,6 +270,16 @@ def iter_steps(result: Result, detail: str = "full") -> Iterator[Step]:
             (),
             False,
         )
+    for h in rs.history:
+        if full or h.name in history_shown:
+            cycles = (result.history_cycles or {}).get(h.name, ())
+            yield (
+                h.step,
+                (result.history or {}).get(h.name),
+                (("cycle", rs.history_cycle), ("cycles", tuple(c.to_dict() for c in cycles))),
+                (),
+                False,
+            )
     for f in facts:
         if f.op == "compute":
             yield (
@@ -253,18 +298,21 @@ def iter_steps(result: Result, detail: str = "full") -> Iterator[Step]:
                 tuple(e.id for e in values[f.evidence_slot]),
                 False,
             )
+    life = result.lifecycle
+    excluded_by = life.evaluated_exclusion if life is not None else result.exclusion
     for check in rs.exclusions:
         fired = bool(values[check.slot])
-        decisive = fired and result.exclusion == check.id
+        this = fired and excluded_by == check.id
         if full or check.step.id in checks:
             yield (
                 check.step,
                 fired,
                 _inputs(result, check.step.reads),
                 _evidence_of(result, check.step.reads) if fired else (),
-                decisive,
+                this and result.status == "excluded",
             )
-        if decisive:
+        if this:
+            yield from _after_grading(result)
             return
     assert result.rule is not None
     last = result.rule if result.rule >= 0 else len(rs.rules) - 1
@@ -280,7 +328,10 @@ def iter_steps(result: Result, detail: str = "full") -> Iterator[Step]:
                 _evidence_of(result, c.step.reads) if met else (),
                 False,
             )
-    decisive = not any(o.applied for o in result.rollups)
+    corrected = (
+        life is not None and life.decision is not None and life.decision.outcome == "corrected"
+    )
+    decisive = not corrected and not any(o.applied for o in result.rollups)
     if result.rule >= 0:
         rule = rs.rules[result.rule]
         matched = tuple(c.id for c in rule.criteria if values[c.slot])
@@ -309,8 +360,60 @@ def iter_steps(result: Result, detail: str = "full") -> Iterator[Step]:
                 ("effect", o.reason),
             ),
             o.counted,
-            o.applied,
+            o.applied and not corrected,
         )
+    yield from _after_grading(result)
+
+
+def _after_grading(result: Result) -> Iterator[Step]:
+    """What follows the grade: the lifecycle's deadlines and decision, conditional measures."""
+    if result.lifecycle is not None:
+        yield from _lifecycle_steps(result, result.lifecycle)
+    for m, held in result.measure_checks:
+        yield (m.step, held, _inputs(result, m.step.reads), (), False)
+
+
+def _lifecycle_steps(result: Result, life: Lifecycle) -> Iterator[Step]:
+    """Each deadline with how it was counted, whether the objection came in time, and the
+    decision with the grade before and after."""
+    calendar = result.context.policy.calendar
+    for d in life.deadlines:
+        proc = d.procedure
+        inputs: tuple[tuple[str, Any], ...] = (
+            ("trigger", proc.trigger),
+            ("from", d.trigger_date),
+            ("days", proc.days),
+            ("unit", proc.unit),
+            ("counting", "from the day after the trigger (《民法典》第201条)"),
+        )
+        if proc.unit == "working_days":
+            inputs += (("calendar", calendar.source(d.due.year)),)
+        if d.moved_from is not None:
+            inputs += (("moved_from", d.moved_from),)
+        yield (proc.step, d.due, inputs, (), False)
+        if proc.trigger == "notification" and life.objection is not None:
+            yield (
+                proc.outcome_step,
+                life.objection_in_time,
+                (("received", life.objection.date), ("due", d.due)),
+                (life.objection.id,),
+                False,
+            )
+        if proc.trigger == "objection" and life.decision is not None:
+            decision = life.decision
+            yield (
+                proc.outcome_step,
+                decision.outcome,
+                (
+                    ("decided", decision.date),
+                    ("due", d.due),
+                    ("in_time", life.decision_in_time),
+                    ("grade_before", life.evaluated_grade),
+                    ("grade_after", result.grade),
+                ),
+                (decision.id,),
+                decision.outcome == "corrected",
+            )
 
 
 def _inputs(result: Result, names: tuple[str, ...]) -> tuple[tuple[str, Any], ...]:
@@ -328,7 +431,7 @@ def measures_of(result: Result, lang: str = "zh") -> list[dict[str, Any]]:
             "clause": m.step.clause,
             **({"provisional": m.step.provisional} if m.step.provisional else {}),
         }
-        for m in result.ruleset.measures.get(result.grade, ())
+        for m in result.measures
     ]
 
 
@@ -367,9 +470,14 @@ def render_text(result: Result, lang: str = "zh", notes: bool = True, detail: st
         shown = {
             k: v
             for k, v in step["inputs"].items()
-            if kind in ("exclusion", "criterion", "rollup", "grade")
+            if kind in ("exclusion", "criterion", "rollup", "grade", "lifecycle", "measure")
+            or (kind == "procedure" and k in ("from", "days", "unit", "moved_from"))
             or (kind == "fact" and k not in ("op", "window", "where", "of"))
         }
+        if kind == "history":
+            shown = {
+                c["as_of"]: c["grade"] or c["status"] for c in step["inputs"].get("cycles", [])
+            }
         if shown:
             line += "  (" + ", ".join(f"{k}={_fmt(v, lang)}" for k, v in shown.items()) + ")"
         lines.append(line)

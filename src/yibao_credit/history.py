@@ -1,0 +1,212 @@
+"""Earlier cycles' results, and the history facts rules read from them.
+
+History comes in as a file of earlier results in the output format (JSON Lines or CSV, as
+``evaluate`` writes them): ``subject_id``, ``status``, ``grade``, ``as_of`` and the policy id.
+The cycle before a result is the one whose ``as_of`` lies exactly one cycle back (a year back
+from 2024-12-31 is 2023-12-31). A cycle with no result is *missing*: it is shown as missing in
+the trace and never assumed to have had any grade.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from .errors import Location, Problem, RecordError
+from .expressions import parse_period, shift_period
+from .pack_schema import HistoryFact
+from .records import MAX_PROBLEMS, IsoDate
+
+
+class PastResult(BaseModel):
+    """One earlier result; other keys of the output format (trace, measures…) are ignored."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    subject_id: str
+    status: str
+    grade: str | None = None
+    as_of: IsoDate
+    policy_id: str | None = None
+
+
+@dataclass
+class HistoryRecords:
+    """Earlier results by (subject id, as_of), with the place each came from."""
+
+    results: dict[tuple[str, dt.date], PastResult] = field(default_factory=dict)
+    lines: dict[tuple[str, dt.date], int] = field(default_factory=dict)
+    file: str | None = None
+
+    def get(self, subject_id: str, as_of: dt.date) -> PastResult | None:
+        return self.results.get((subject_id, as_of))
+
+
+def _row(raw: dict[str, Any]) -> dict[str, Any]:
+    """Accept both output formats: JSON's nested ``policy`` and CSV's ``policy_id``."""
+    policy = raw.get("policy")
+    if isinstance(policy, dict) and "policy_id" not in raw:
+        raw = {**raw, "policy_id": policy.get("id")}
+    return {k: (None if v == "" else v) for k, v in raw.items()}
+
+
+def read_history(path: str | Path, policy_id: str | None = None) -> HistoryRecords:
+    """Read a file of earlier results; results of another pack (by id) are an error."""
+    p = Path(path)
+    name = str(p)
+    problems: list[Problem] = []
+    out = HistoryRecords(file=name)
+    try:
+        handle = p.open(encoding="utf-8-sig", newline="")
+    except OSError as exc:
+        raise RecordError(
+            Problem("record.history.file", f"cannot read: {exc.strerror}", Location(name))
+        ) from exc
+    with handle:
+        if p.suffix.lower() == ".csv":
+            rows: Iterable[tuple[int, Any]] = (
+                (i + 2, row) for i, row in enumerate(csv.DictReader(handle))
+            )
+        elif p.suffix.lower() == ".jsonl":
+            rows = ((i + 1, line) for i, line in enumerate(handle) if line.strip())
+        else:
+            raise RecordError(Problem("record.format", "history is .jsonl or .csv", Location(name)))
+        for line, raw in rows:
+            if len(problems) >= MAX_PROBLEMS:
+                break
+            try:
+                data = json.loads(raw) if isinstance(raw, str) else raw
+                if not isinstance(data, dict):
+                    raise ValueError("each line must be a JSON object")
+                record = PastResult.model_validate(_row(data))
+            except (ValueError, ValidationError) as exc:
+                message = (
+                    str(exc).splitlines()[0]
+                    if not isinstance(exc, ValidationError)
+                    else (
+                        "; ".join(
+                            f"{'.'.join(map(str, e['loc']))}: {e['msg']}"
+                            for e in exc.errors(include_url=False)
+                        )
+                    )
+                )
+                problems.append(Problem("record.history", message, Location(name, line)))
+                continue
+            if policy_id is not None and record.policy_id not in (None, policy_id):
+                problems.append(
+                    Problem(
+                        "record.history.other-policy",
+                        f"a result of pack {record.policy_id!r}, not {policy_id!r}",
+                        Location(name, line, None, "policy"),
+                    )
+                )
+                continue
+            key = (record.subject_id, record.as_of)
+            if key in out.results:
+                problems.append(
+                    Problem(
+                        "record.history.duplicate",
+                        f"a second result for {record.subject_id!r} as of {record.as_of} "
+                        f"(first on line {out.lines[key]})",
+                        Location(name, line),
+                    )
+                )
+                continue
+            out.results[key] = record
+            out.lines[key] = line
+    if problems:
+        raise RecordError(problems[:MAX_PROBLEMS])
+    return out
+
+
+def history_from_python(results: Iterable[Mapping[str, Any]]) -> HistoryRecords:
+    """Earlier results given as dicts (e.g. ``result_to_dict`` of last year's run)."""
+    out = HistoryRecords(file="<python>")
+    problems: list[Problem] = []
+    for index, raw in enumerate(results, 1):
+        try:
+            record = PastResult.model_validate(_row(dict(raw)))
+        except ValidationError as exc:
+            problems.append(
+                Problem(
+                    "record.history",
+                    str(exc.errors(include_url=False)[0]["msg"]),
+                    Location("<python>", index),
+                )
+            )
+            continue
+        out.results[(record.subject_id, record.as_of)] = record
+        out.lines[(record.subject_id, record.as_of)] = index
+    if problems:
+        raise RecordError(problems)
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class Cycle:
+    """What history says of one earlier cycle: its as_of and what was found."""
+
+    as_of: dt.date
+    status: str  # graded, excluded or missing
+    grade: str | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"as_of": self.as_of.isoformat(), "status": self.status, "grade": self.grade}
+
+
+MAX_CYCLES = 50
+"""How far back a ``held`` run is followed at most."""
+
+
+def cycle_as_of(as_of: dt.date, cycle: str, back: int) -> dt.date:
+    """The as_of of the cycle ``back`` cycles before (computed from as_of, never stepwise, so
+    a month-end never drifts)."""
+    n, unit = parse_period(cycle)
+    return shift_period(as_of, f"{n * back}{unit}", -1)
+
+
+def look_back(
+    history: HistoryRecords | None, subject_id: str, as_of: dt.date, cycle: str, back: int
+) -> Cycle:
+    day = cycle_as_of(as_of, cycle, back)
+    found = history.get(subject_id, day) if history is not None else None
+    if found is None:
+        return Cycle(day, "missing", None)
+    return Cycle(day, found.status, found.grade if found.status == "graded" else None)
+
+
+def history_fact(
+    fact: HistoryFact,
+    history: HistoryRecords | None,
+    subject_id: str,
+    as_of: dt.date,
+    cycle: str,
+    rank: Mapping[str, int],
+) -> tuple[Any, tuple[Cycle, ...]]:
+    """A history fact's value and the cycles it looked at (for the trace)."""
+    if fact.op in ("previous", "previous_rank"):
+        c = look_back(history, subject_id, as_of, cycle, fact.back)
+        if fact.op == "previous":
+            return c.grade, (c,)
+        return (rank.get(c.grade) if c.grade is not None else None), (c,)
+    grades = set(fact.grades or ())
+    if fact.op == "held":
+        seen: list[Cycle] = []
+        for back in range(1, MAX_CYCLES + 1):
+            c = look_back(history, subject_id, as_of, cycle, back)
+            seen.append(c)
+            if c.grade not in grades:
+                return back - 1, tuple(seen)
+        return MAX_CYCLES, tuple(seen)
+    assert fact.within is not None
+    cycles = tuple(
+        look_back(history, subject_id, as_of, cycle, back) for back in range(1, fact.within + 1)
+    )
+    return sum(1 for c in cycles if c.grade in grades), cycles

@@ -1,0 +1,256 @@
+"""A result's life after evaluation: notification, objection, decision, final.
+
+Procedure records (a file like the events file) say when a result was notified, when an
+objection was received and what was decided. The pack's procedures give the deadlines — Zhenjiang
+三(三): an objection within 10 working days of notification, a decision within 15 working days
+of the objection — counted on the official calendar from the day after the trigger
+(《民法典》第201条). A decision that corrects the grade changes the result; the trace keeps the
+evaluated grade and the corrected one.
+
+Stages: ``pre_evaluation`` (not yet notified) → ``notified`` (objection window open) →
+``under_review`` (an objection received in time, no decision yet) → ``final`` (window closed
+with no objection as of ``on``, a late objection, or a decision).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
+
+from .calendar import WorkingCalendar
+from .compiler import CompiledProcedure
+from .errors import CalendarError, Location, Problem, RecordError
+from .records import MAX_PROBLEMS, IsoDate, _read_rows, _validation_problems
+
+STEPS = ("notification", "objection", "decision")
+
+
+class ProcedureRecord(BaseModel):
+    """One dated step of the procedure for one subject's result."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str
+    subject_id: str
+    step: Literal["notification", "objection", "decision"]
+    date: IsoDate
+    outcome: Literal["upheld", "corrected"] | None = None
+    grade: str | None = None
+    note: str | None = None
+
+    @model_validator(mode="after")
+    def _shape(self) -> ProcedureRecord:
+        if self.step == "decision" and self.outcome is None:
+            raise ValueError("a decision needs 'outcome': upheld or corrected")
+        if self.step != "decision" and (self.outcome or self.grade):
+            raise ValueError("only a decision has 'outcome' and 'grade'")
+        if self.outcome == "corrected" and not self.grade:
+            raise ValueError("a corrected decision needs the corrected 'grade'")
+        if self.outcome == "upheld" and self.grade:
+            raise ValueError("an upheld decision keeps the grade: leave 'grade' out")
+        return self
+
+
+@dataclass
+class ProcedureRecords:
+    by_subject: dict[str, dict[str, ProcedureRecord]]
+    lines: dict[str, int]
+    file: str
+
+    def where(self, record: ProcedureRecord, path: str | None = None) -> Location:
+        return Location(self.file, self.lines.get(record.id), None, path)
+
+
+def _index(rows: list[ProcedureRecord], lines: Mapping[str, int], file: str) -> ProcedureRecords:
+    out = ProcedureRecords({}, dict(lines), file)
+    problems: list[Problem] = []
+    for r in sorted(rows, key=lambda r: (r.date, r.id)):
+        steps = out.by_subject.setdefault(r.subject_id, {})
+        if r.step in steps:
+            first = steps[r.step]
+            problems.append(
+                Problem(
+                    "record.procedure.repeated",
+                    f"a second {r.step} for subject {r.subject_id!r} ({first.id!r} is the first)",
+                    out.where(r, "step"),
+                )
+            )
+            continue
+        steps[r.step] = r
+    for sid, steps in out.by_subject.items():
+        order = [s for s in STEPS if s in steps]
+        for earlier, later in itertools.pairwise(order):
+            if steps[later].date < steps[earlier].date:
+                problems.append(
+                    Problem(
+                        "record.procedure.order",
+                        f"the {later} of {sid!r} is dated before its {earlier}",
+                        out.where(steps[later], "date"),
+                    )
+                )
+        for step, needs in (("objection", "notification"), ("decision", "objection")):
+            if step in steps and needs not in steps:
+                problems.append(
+                    Problem(
+                        "record.procedure.missing-step",
+                        f"{sid!r} has a {step} but no {needs}",
+                        out.where(steps[step], "step"),
+                    )
+                )
+    if problems:
+        raise RecordError(problems[:MAX_PROBLEMS])
+    return out
+
+
+def read_procedures(path: str | Path) -> ProcedureRecords:
+    """Read procedure records (.jsonl or .csv); errors name the file, line and field."""
+    rows, lines, problems = _read_rows(Path(path), ProcedureRecord, "procedure")
+    if problems:
+        raise RecordError(problems[:MAX_PROBLEMS])
+    return _index(rows, {rid: line for (_, rid), line in lines.items()}, str(path))
+
+
+def procedures_from_python(
+    items: Iterable[Mapping[str, Any] | ProcedureRecord],
+) -> ProcedureRecords:
+    rows: list[ProcedureRecord] = []
+    lines: dict[str, int] = {}
+    problems: list[Problem] = []
+    for index, item in enumerate(items, 1):
+        try:
+            record = (
+                item if isinstance(item, ProcedureRecord) else ProcedureRecord.model_validate(item)
+            )
+        except ValidationError as exc:
+            problems.extend(
+                _validation_problems(exc, "<python>[procedures]", index, "record.procedure")
+            )
+            continue
+        rows.append(record)
+        lines[record.id] = index
+    if problems:
+        raise RecordError(problems)
+    return _index(rows, lines, "<python>[procedures]")
+
+
+@dataclass(frozen=True)
+class Deadline:
+    procedure: CompiledProcedure
+    trigger_date: dt.date
+    due: dt.date
+    moved_from: dt.date | None = None
+    """For a period in days whose last day is a holiday: the day it would have ended."""
+
+
+@dataclass(frozen=True)
+class Lifecycle:
+    """Where a result stands, the deadlines that apply, and the grade before any correction."""
+
+    stage: str
+    notification: ProcedureRecord | None
+    objection: ProcedureRecord | None
+    decision: ProcedureRecord | None
+    deadlines: tuple[Deadline, ...]
+    objection_in_time: bool | None
+    decision_in_time: bool | None
+    evaluated_grade: str | None
+    evaluated_status: str
+    evaluated_exclusion: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "stage": self.stage,
+            "notified_on": _iso(self.notification),
+            "objection_on": _iso(self.objection),
+            "objection_in_time": self.objection_in_time,
+            "decision_on": _iso(self.decision),
+            "decision": self.decision.outcome if self.decision else None,
+            "decision_in_time": self.decision_in_time,
+            "deadlines": {d.procedure.id: d.due.isoformat() for d in self.deadlines},
+            "evaluated": {
+                "status": self.evaluated_status,
+                "grade": self.evaluated_grade,
+                "exclusion": self.evaluated_exclusion,
+            },
+        }
+        return out
+
+
+def _iso(record: ProcedureRecord | None) -> str | None:
+    return record.date.isoformat() if record is not None else None
+
+
+def due_date(proc: CompiledProcedure, trigger: dt.date, calendar: WorkingCalendar) -> Deadline:
+    """The last day of a procedure's period (the trigger day itself never counts)."""
+    if proc.unit == "working_days":
+        return Deadline(proc, trigger, calendar.add_working_days(trigger, proc.days))
+    end = trigger + dt.timedelta(days=proc.days)
+    if calendar.is_working_day(end):
+        return Deadline(proc, trigger, end)
+    # 《民法典》第203条: a period ending on a holiday ends on the day after the holiday.
+    moved = end
+    while not calendar.is_working_day(moved):
+        moved += dt.timedelta(days=1)
+    return Deadline(proc, trigger, moved, moved_from=end)
+
+
+def lifecycle_of(
+    steps: Mapping[str, ProcedureRecord],
+    procedures: Mapping[str, CompiledProcedure],
+    calendar: WorkingCalendar,
+    on: dt.date | None,
+    grade: str | None,
+    status: str,
+    exclusion: str | None = None,
+) -> Lifecycle:
+    """Work out the stage and deadlines of one result from its procedure records."""
+    notification = steps.get("notification")
+    objection = steps.get("objection")
+    decision = steps.get("decision")
+    deadlines: list[Deadline] = []
+    objection_in_time = decision_in_time = None
+    window = procedures.get("notification")
+    review = procedures.get("objection")
+    if notification is not None and window is not None:
+        d = due_date(window, notification.date, calendar)
+        deadlines.append(d)
+        if objection is not None:
+            objection_in_time = objection.date <= d.due
+    if objection is not None and review is not None and objection_in_time is not False:
+        d = due_date(review, objection.date, calendar)
+        deadlines.append(d)
+        if decision is not None:
+            decision_in_time = decision.date <= d.due
+    if notification is None:
+        stage = "pre_evaluation"
+    elif decision is not None or objection_in_time is False:
+        stage = "final"
+    elif objection is not None:
+        stage = "under_review"
+    elif deadlines and on is not None and on > deadlines[0].due:
+        stage = "final"
+    else:
+        stage = "notified"
+    return Lifecycle(
+        stage,
+        notification,
+        objection,
+        decision,
+        tuple(deadlines),
+        objection_in_time,
+        decision_in_time,
+        grade,
+        status,
+        exclusion,
+    )
+
+
+def calendar_problem(exc: CalendarError, subject_id: str) -> Problem:
+    first = exc.problems[0]
+    return Problem(first.code, f"subject {subject_id!r}: {first.message}", first.location)

@@ -1,0 +1,81 @@
+"""The batch summary: how many subjects got each grade, by region and ruleset, and which
+measures and lifecycle stages follow — the analysis Jinan 四(三) asks for and Shenzhen
+二(三) publishes."""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from typing import Any
+
+from .engine import Run
+
+
+def _label(status: str, grade: str | None, exclusion: str | None) -> str:
+    return grade if status == "graded" and grade is not None else f"excluded:{exclusion}"
+
+
+def summarize(run: Run, lang: str = "zh") -> dict[str, Any]:
+    """Counts over a run's results, every mapping sorted so the output is deterministic."""
+    by_outcome: Counter[str] = Counter()
+    by_region: dict[str, Counter[str]] = defaultdict(Counter)
+    by_ruleset: dict[str, Counter[str]] = defaultdict(Counter)
+    measures: Counter[str] = Counter()
+    titles: dict[str, str] = {}
+    stages: Counter[str] = Counter()
+    for r in run:
+        label = _label(r.status, r.grade, r.exclusion)
+        by_outcome[label] += 1
+        by_region[r.subject.region or "(none)"][label] += 1
+        by_ruleset[r.ruleset.id][label] += 1
+        for m in r.measures:
+            measures[m.id] += 1
+            titles[m.id] = m.title.get(lang)
+        if r.lifecycle is not None:
+            stages[r.lifecycle.stage] += 1
+    policy = run.context.policy
+    return {
+        "policy": {"id": policy.id, "version": policy.version, "sha256": policy.sha256},
+        "as_of": run.context.as_of.isoformat(),
+        "subjects": len(run),
+        "by_outcome": dict(sorted(by_outcome.items())),
+        "by_region": {k: dict(sorted(v.items())) for k, v in sorted(by_region.items())},
+        "by_ruleset": {k: dict(sorted(v.items())) for k, v in sorted(by_ruleset.items())},
+        "measures": {k: {"title": titles[k], "subjects": n} for k, n in sorted(measures.items())},
+        "lifecycle_stages": dict(sorted(stages.items())),
+        "warnings": [p.code for p in run.warnings],
+    }
+
+
+def summary_table(summary: dict[str, Any]) -> str:
+    """The summary as aligned text for a terminal."""
+    outcomes = list(summary["by_outcome"])
+    lines = [
+        f"{summary['policy']['id']} {summary['policy']['version']}  as of {summary['as_of']}  "
+        f"subjects {summary['subjects']}",
+        "",
+    ]
+
+    def table(title: str, rows: dict[str, dict[str, int]]) -> None:
+        header = [title, *outcomes, "total"]
+        body = [
+            [k, *(str(v.get(o, 0)) for o in outcomes), str(sum(v.values()))]
+            for k, v in rows.items()
+        ]
+        widths = [max(len(str(row[i])) for row in [header, *body]) for i in range(len(header))]
+        for row in [header, *body]:
+            lines.append("  ".join(c.ljust(widths[i]) for i, c in enumerate(row)).rstrip())
+        lines.append("")
+
+    table("outcome", {"all": summary["by_outcome"]})
+    table("region", summary["by_region"])
+    table("ruleset", summary["by_ruleset"])
+    if summary["measures"]:
+        lines.append("measure  subjects  title")
+        for mid, m in summary["measures"].items():
+            lines.append(f"{mid}  {m['subjects']}  {m['title']}")
+        lines.append("")
+    if summary["lifecycle_stages"]:
+        lines.append(
+            "lifecycle: " + ", ".join(f"{k} {v}" for k, v in summary["lifecycle_stages"].items())
+        )
+    return "\n".join(lines).rstrip() + "\n"
