@@ -39,6 +39,8 @@ class Expected(Strict):
     """step id → the event (or member) ids it must cite, in order."""
     decided_by: str | None = None
     """the id of the decisive step (the last one, when a roll-up changed the grade)."""
+    lifecycle: dict[str, Any] = Field(default_factory=dict)
+    """keys of the result's ``lifecycle`` object and their expected values (stage, deadlines…)."""
 
 
 class Case(Strict):
@@ -50,6 +52,11 @@ class Case(Strict):
     as_of: dt.date
     subjects: list[dict[str, Any]] = Field(min_length=1)
     events: list[dict[str, Any]] = Field(default_factory=list)
+    history: list[dict[str, Any]] | None = None
+    """earlier results (subject_id, status, grade, as_of), as evaluate writes them."""
+    procedures: list[dict[str, Any]] | None = None
+    """notification / objection / decision records."""
+    on: dt.date | None = None
     expect: dict[str, Expected] = Field(min_length=1)
 
 
@@ -113,7 +120,9 @@ def run_case(policy: Policy, tests: LoadedTests, index: int) -> CaseOutcome:
     source = f"{tests.file}:cases[{index}]"
     try:
         records = records_from_python(case.subjects, case.events, source=source)
-        run = policy.evaluate(records, as_of=case.as_of)
+        run = policy.evaluate(
+            records, as_of=case.as_of, history=case.history, procedures=case.procedures, on=case.on
+        )
     except YibaoError as exc:
         outcome.failures.extend(str(p) for p in exc.problems)
         return outcome
@@ -150,6 +159,13 @@ def _compare(sid: str, got: dict[str, Any], want: Expected, failures: list[str])
             failures.append(f"{sid}: no step {step_id!r} in the trace")
         elif step["evidence"] != ids:
             failures.append(f"{sid}: evidence of {step_id} is {step['evidence']}, expected {ids}")
+    life = got.get("lifecycle")
+    for key, value in want.lifecycle.items():
+        if life is None:
+            failures.append(f"{sid}: no lifecycle in the result (no procedure records?)")
+            break
+        if life.get(key) != jsonable(value):
+            failures.append(f"{sid}: lifecycle {key} is {life.get(key)!r}, expected {value!r}")
     if want.decided_by is not None:
         decisive = [s["step"] for s in steps if s.get("decisive")]
         last = decisive[-1] if decisive else None
