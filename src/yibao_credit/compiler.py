@@ -13,8 +13,10 @@ from __future__ import annotations
 import ast
 import datetime as dt
 import itertools
-from collections.abc import Callable, Iterable, Mapping
+import math
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from pydantic import ValidationError
@@ -33,7 +35,7 @@ from .expressions import (
     parse_period,
     peek_kinds,
 )
-from .intervals import IntInterval, int_overlaps
+from .intervals import IntInterval, RealInterval, int_overlaps, real_coverage
 from .pack_schema import (
     ClauseRef,
     CriteriaGrading,
@@ -42,6 +44,7 @@ from .pack_schema import (
     Provenance,
     Rollup,
     Ruleset,
+    ScoreGrading,
     Text,
     Window,
 )
@@ -150,6 +153,63 @@ class CompiledProcedure:
 
 
 @dataclass(frozen=True)
+class CompiledItem:
+    id: str
+    category: str
+    slot: int
+    step: StepSpec
+    per: str | None
+    points: float | None
+    cap: float | None
+    reads: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class CompiledCategory:
+    id: str
+    slot: int
+    step: StepSpec
+    base: float
+    cap: float | None
+    min: float | None
+    max: float | None
+    weight: float
+    items: tuple[CompiledItem, ...]
+
+
+@dataclass(frozen=True)
+class CompiledBand:
+    interval: RealInterval
+    grade: str
+    step: StepSpec
+
+
+@dataclass(frozen=True)
+class CompiledScore:
+    """A score grading: items, categories, the total, vetoes and bands, with their slots."""
+
+    categories: tuple[CompiledCategory, ...]
+    total_slot: int
+    step: StepSpec
+    base: float
+    floor: float | None
+    ceiling: float | None
+    precision: int
+    vetoes: tuple[CompiledCheck, ...]
+    veto_grades: tuple[str, ...]
+    bands: tuple[CompiledBand, ...]
+
+
+@dataclass(frozen=True)
+class CompiledGroup:
+    id: str
+    title: Text
+    params: Mapping[str, Any]
+    step: StepSpec
+    when: Callable[[dt.date, Mapping[str, Any]], Callable[[Subject], bool]]
+
+
+@dataclass(frozen=True)
 class CompiledHistoryFact:
     name: str
     fact: HistoryFact
@@ -189,6 +249,8 @@ class CompiledRuleset:
     """Subject fields any rule of the ruleset reads."""
     history_cycle: str | None = None
     history: tuple[CompiledHistoryFact, ...] = ()
+    score: CompiledScore | None = None
+    groups: tuple[CompiledGroup, ...] = ()
 
     def applies(self, subject: Subject) -> bool:
         if subject.type != self.type:
@@ -218,6 +280,25 @@ def _x(event: Event, name: str) -> Any:
     return extra.get(name) if extra else None
 
 
+def _cap(value: float, cap: float) -> float:
+    """At most ``cap`` points either way (扣分/加分上限)."""
+    return cap if value > cap else -cap if value < -cap else value
+
+
+def _clamp(value: float, low: float | None, high: float | None) -> float:
+    if low is not None and value < low:
+        return low
+    if high is not None and value > high:
+        return high
+    return value
+
+
+def _round(value: float, places: int) -> float:
+    """Round half up to ``places`` decimals, so a band edge is decided as a person would."""
+    quantum = Decimal(1).scaleb(-places)
+    return float(Decimal(repr(value)).quantize(quantum, rounding=ROUND_HALF_UP))
+
+
 RUNTIME: dict[str, Any] = {
     "__builtins__": {
         "len": len,
@@ -230,6 +311,9 @@ RUNTIME: dict[str, Any] = {
     "_sx": _sx,
     "_x": _x,
     "_StepFailed": StepFailed,
+    "_cap": _cap,
+    "_clamp": _clamp,
+    "_round": _round,
     **FUNCTION_IMPLS,
 }
 
@@ -651,9 +735,29 @@ class PackCompiler:
                 )
             )
             exclusion_exprs.append(e)
-        grades, rules, criterion_exprs, default = self._grading(
-            rs.grading, full_scope, (*path, "grading"), slot
-        )
+        score: CompiledScore | None = None
+        score_exprs: list[tuple[int, Expr | None, Expr | None]] = []
+        veto_exprs: list[Expr] = []
+        if isinstance(rs.grading, CriteriaGrading):
+            grades, rules, criterion_exprs, default = self._grading(
+                rs.grading, full_scope, (*path, "grading"), slot
+            )
+            default_grade: str = rs.grading.default.grade
+        else:
+            grades = [g.label for g in rs.grading.grades]
+            rules, criterion_exprs = [], []
+            score, score_exprs, veto_exprs = self._score(
+                rs.grading, full_scope, (*path, "grading"), slot, fact_types
+            )
+            default = (
+                score.step
+                if score
+                else self.step(
+                    "score", "score", Text(zh="得分", en="score"), rs.grading, (*path, "grading")
+                )
+            )
+            default_grade = grades[-1]
+        groups = self._groups(rs, path)
         rollups = tuple(
             r
             for r in (
@@ -716,6 +820,9 @@ class PackCompiler:
             criterion_exprs,
             windows_used,
             full_scope,
+            score,
+            score_exprs,
+            veto_exprs,
         )
         namespace: dict[str, Any] = dict(RUNTIME)
         code = compile(source, f"<pack {self.model.pack.id} ruleset {rid}>", "exec")
@@ -731,7 +838,7 @@ class PackCompiler:
             exclusions=tuple(exclusions),
             rules=tuple(rules),
             default=default,
-            default_grade=rs.grading.default.grade,
+            default_grade=default_grade,
             grades=tuple(grades),
             grade_titles={g.label: g.title for g in rs.grading.grades},
             rollups=rollups,
@@ -746,6 +853,8 @@ class PackCompiler:
             subject_reads=self._subject_reads,
             history_cycle=rs.history.cycle if rs.history else None,
             history=history,
+            score=score,
+            groups=groups,
             window_steps={
                 w: self.step(
                     f"window.{w}",
@@ -902,6 +1011,279 @@ class PackCompiler:
         default_step = self.step("grade.default", "grade", title, default, (*path, "default"))
         return grades, rules, exprs, default_step
 
+    def _score(
+        self,
+        grading: ScoreGrading,
+        scope: Mapping[str, TypeInfo],
+        path: PathKey,
+        slot: Iterable[int],
+        fact_types: Mapping[str, TypeInfo],
+    ) -> tuple[CompiledScore | None, list[tuple[int, Expr | None, Expr | None]], list[Expr]]:
+        """Check a score grading: items, categories and weights, vetoes, and bands that cover
+        the whole score range exactly once."""
+        counter = iter(slot)
+        before = len(self.problems)
+        grades = [g.label for g in grading.grades]
+        exprs: list[tuple[int, Expr | None, Expr | None]] = []
+        categories: list[CompiledCategory] = []
+        seen: set[str] = set()
+        for ci, cat in enumerate(grading.categories):
+            cpath = (*path, "categories", ci)
+            if cat.id in seen:
+                self.error((*cpath, "id"), f"duplicate category id {cat.id!r}")
+            seen.add(cat.id)
+            items: list[CompiledItem] = []
+            for ii, item in enumerate(cat.items):
+                ipath = (*cpath, "items", ii)
+                points_expr = when_expr = None
+                try:
+                    if isinstance(item.points, str):
+                        points_expr = self.parse_expr(
+                            item.points,
+                            scope,
+                            (*ipath, "points"),
+                            expect=None,
+                            scope_name=f"item {item.id}",
+                        )
+                        if (
+                            points_expr.type.type not in ("int", "number")
+                            or points_expr.type.optional
+                        ):
+                            self.error(
+                                (*ipath, "points"),
+                                "points must be a number, but this "
+                                f"is {points_expr.type.describe()}",
+                            )
+                    if item.when is not None:
+                        when_expr = self.parse_expr(
+                            item.when, scope, (*ipath, "when"), scope_name=f"item {item.id}"
+                        )
+                except PackError as exc:
+                    self.problems.extend(exc.problems)
+                    continue
+                if item.per is not None:
+                    ftype = fact_types.get(item.per)
+                    if ftype is None or ftype.type not in ("int", "number") or ftype.optional:
+                        self.error(
+                            (*ipath, "per"),
+                            f"{item.per!r} is not a count or sum fact "
+                            "of this ruleset (points are per unit of it)",
+                        )
+                        continue
+                reads = tuple(
+                    dict.fromkeys(
+                        ([item.per] if item.per else [])
+                        + list(when_expr.names if when_expr else ())
+                        + list(points_expr.names if points_expr else ())
+                    )
+                )
+                shown = when_expr or points_expr
+                step = self.step(f"item.{cat.id}.{item.id}", "item", item.title, item, ipath, shown)
+                step = replace(step, reads=reads)
+                compiled = CompiledItem(
+                    item.id,
+                    cat.id,
+                    next(counter),
+                    step,
+                    item.per,
+                    item.points if not isinstance(item.points, str) else None,
+                    item.cap,
+                    reads,
+                )
+                items.append(compiled)
+                exprs.append((compiled.slot, points_expr, when_expr))
+            categories.append(
+                CompiledCategory(
+                    cat.id,
+                    next(counter),
+                    self.step(f"category.{cat.id}", "category", cat.title, cat, cpath),
+                    cat.base,
+                    cat.cap,
+                    cat.min,
+                    cat.max,
+                    1.0 if cat.weight is None else cat.weight,
+                    tuple(items),
+                )
+            )
+        if grading.weights_total is not None:
+            total = sum(c.weight for c in categories)
+            if abs(total - grading.weights_total) > 1e-9:
+                self.error(
+                    (*path, "weights_total"),
+                    f"the categories' weights add up to {total:g}, not {grading.weights_total:g}",
+                )
+        total_slot = next(counter)
+        vetoes: list[CompiledCheck] = []
+        veto_exprs: list[Expr] = []
+        for vi, veto in enumerate(grading.vetoes):
+            vpath = (*path, "vetoes", vi)
+            if veto.grade not in grades:
+                self.error(
+                    (*vpath, "grade"),
+                    f"unknown grade {veto.grade!r}; grades are {', '.join(grades)}",
+                )
+            try:
+                e = self.parse_expr(
+                    veto.when, scope, (*vpath, "when"), scope_name=f"veto {veto.id}"
+                )
+            except PackError as exc:
+                self.problems.extend(exc.problems)
+                continue
+            vetoes.append(
+                CompiledCheck(
+                    veto.id,
+                    next(counter),
+                    self.step(f"veto.{veto.id}", "veto", veto.title, veto, vpath, e),
+                )
+            )
+            veto_exprs.append(e)
+        bands: list[CompiledBand] = []
+        for bi, band in enumerate(grading.bands):
+            bpath = (*path, "bands", bi)
+            if band.grade not in grades:
+                self.error(
+                    (*bpath, "grade"),
+                    f"unknown grade {band.grade!r}; grades are {', '.join(grades)}",
+                )
+            try:
+                interval = RealInterval.parse(band.range, bi + 1)
+            except ValueError as exc:
+                self.error((*bpath, "range"), str(exc))
+                continue
+            title = next(
+                (g.title for g in grading.grades if g.label == band.grade), Text(zh=band.grade)
+            )
+            bands.append(
+                CompiledBand(
+                    interval,
+                    band.grade,
+                    self.step(f"grade.{band.grade}", "grade", title, band, bpath),
+                )
+            )
+        if bands and len(bands) == len(grading.bands):
+            low = -math.inf if grading.floor is None else grading.floor
+            high = math.inf if grading.ceiling is None else grading.ceiling
+            for message in real_coverage([b.interval for b in bands], low, high):
+                self.error((*path, "bands"), f"score bands: {message}")
+        if len(self.problems) > before:
+            return None, [], []
+        score = CompiledScore(
+            tuple(categories),
+            total_slot,
+            self.step("score", "score", Text(zh="总分", en="total score"), grading, path),
+            grading.base,
+            grading.floor,
+            grading.ceiling,
+            grading.precision,
+            tuple(vetoes),
+            tuple(v.grade for v in grading.vetoes),
+            tuple(bands),
+        )
+        return score, exprs, veto_exprs
+
+    def _groups(self, rs: Ruleset, path: PathKey) -> tuple[CompiledGroup, ...]:
+        """Evaluation groups: first match wins; each may set its own parameter values."""
+        out: list[CompiledGroup] = []
+        scope = self.subject_scope(rs.required, self._categories())
+        for gi, group in enumerate(rs.groups):
+            gpath = (*path, "groups", gi)
+            for name, value in group.params.items():
+                param = self.model.parameters.get(name)
+                if param is None:
+                    self.error(
+                        (*gpath, "params", name),
+                        f"{name!r} is not a parameter of "
+                        "the pack; a group can only set the value of one",
+                    )
+                elif not _value_fits(param.type, value):
+                    self.error((*gpath, "params", name), f"{value!r} is not a {param.type}")
+            try:
+                e = self.parse_expr(
+                    group.when, scope, (*gpath, "when"), scope_name=f"group {group.id}"
+                )
+            except PackError as exc:
+                self.problems.extend(exc.problems)
+                continue
+            out.append(
+                CompiledGroup(
+                    group.id,
+                    group.title,
+                    dict(group.params),
+                    self.step(f"group.{group.id}", "group", group.title, group, gpath, e),
+                    self._lambda(e, ["s"], {}),
+                )
+            )
+        return tuple(out)
+
+    def _generate_score(
+        self,
+        score: CompiledScore,
+        exprs: Sequence[tuple[int, Expr | None, Expr | None]],
+        veto_exprs: Sequence[Expr],
+        rename: Callable[[str], str],
+        guarded: Callable[[list[str]], None],
+        body: list[str],
+        values: dict[int, str],
+        scope: Mapping[str, TypeInfo],
+        subject_names: set[str],
+        fact_exprs: Mapping[str, Any],
+    ) -> None:
+        """Items, category scores, the total and vetoes as straight-line code."""
+        by_slot = {slot: (p, w) for slot, p, w in exprs}
+
+        def note_reads(e: Expr | None) -> None:
+            for n in e.names if e is not None else ():
+                if (
+                    n in scope
+                    and n not in fact_exprs
+                    and n != "as_of"
+                    and n not in self.param_types
+                    and n not in self._history
+                ):
+                    subject_names.add(n)
+
+        weighted: list[str] = []
+        for cat in score.categories:
+            for item in cat.items:
+                points_expr, when_expr = by_slot[item.slot]
+                note_reads(points_expr)
+                note_reads(when_expr)
+                if item.per is not None:
+                    code = f"{item.points!r} * f_{item.per}"
+                elif points_expr is not None:
+                    code = f"({points_expr.to_python(rename)})"
+                else:
+                    code = repr(item.points)
+                if when_expr is not None:
+                    code = f"({code} if ({when_expr.to_python(rename)}) else 0)"
+                if item.cap is not None:
+                    code = f"_cap({code}, {item.cap!r})"
+                guarded([f"c{item.slot} = {code}"])
+                values[item.slot] = f"c{item.slot}"
+            total = " + ".join(f"c{i.slot}" for i in cat.items)
+            if cat.cap is not None:
+                total = f"_cap({total}, {cat.cap!r})"
+            code = f"{cat.base!r} + {total}"
+            if cat.min is not None or cat.max is not None:
+                code = f"_clamp({code}, {cat.min!r}, {cat.max!r})"
+            guarded([f"c{cat.slot} = {code}"])
+            values[cat.slot] = f"c{cat.slot}"
+            weighted.append(
+                f"c{cat.slot}" if cat.weight == 1.0 else f"{cat.weight!r} * c{cat.slot}"
+            )
+        total = f"{score.base!r} + " + " + ".join(weighted)
+        guarded(
+            [
+                f"c{score.total_slot} = _round(_clamp({total}, {score.floor!r}, "
+                f"{score.ceiling!r}), {score.precision})"
+            ]
+        )
+        values[score.total_slot] = f"c{score.total_slot}"
+        for veto, e in zip(score.vetoes, veto_exprs, strict=True):
+            note_reads(e)
+            guarded([f"c{veto.slot} = ({e.to_python(rename)})"])
+            values[veto.slot] = f"c{veto.slot}"
+
     def _rollup(
         self,
         ro: Rollup,
@@ -1041,6 +1423,9 @@ class PackCompiler:
         criterion_exprs: list[Expr],
         windows: list[str],
         scope: Mapping[str, TypeInfo],
+        score: CompiledScore | None = None,
+        score_exprs: Sequence[tuple[int, Expr | None, Expr | None]] = (),
+        veto_exprs: Sequence[Expr] = (),
     ) -> tuple[str, tuple[str, ...]]:
         """Python source for one ruleset: a single pass over the subject's events (in date
         order) collects every fact's evidence, then facts, exclusions, criteria and the
@@ -1161,6 +1546,20 @@ class PackCompiler:
             guarded([f"c{check.slot} = ({expr.to_python(srename)})"])
             values[check.slot] = f"c{check.slot}"
 
+        if score is not None:
+            self._generate_score(
+                score,
+                score_exprs,
+                veto_exprs,
+                srename,
+                guarded,
+                body,
+                values,
+                scope,
+                subject_names,
+                fact_exprs,
+            )
+
         # The decision: first exclusion that holds, else the first grade rule that matches.
         for i, check in enumerate(exclusions):
             body.append(ind + f"{'if' if i == 0 else 'elif'} c{check.slot}:")
@@ -1177,8 +1576,34 @@ class PackCompiler:
             cond = joiner.join(f"c{c.slot}" for c in rule.criteria)
             body.append(ind + f"    {'if' if i == 0 else 'elif'} {cond}:")
             body.append(ind + f"        _r = {i}")
-        body.append(ind + "    else:")
-        body.append(ind + "        _r = -1")
+        if score is None:
+            body.append(ind + "    else:")
+            body.append(ind + "        _r = -1")
+            body.append(ind + "_s = _v = None")
+        else:
+            body.append(ind + "    _s = c" + str(score.total_slot))
+            for i, veto in enumerate(score.vetoes):
+                body.append(ind + f"    {'if' if i == 0 else 'elif'} c{veto.slot}:")
+                body.append(ind + f"        _v = {i}")
+            body.append(ind + ("    else:" if score.vetoes else "    if True:"))
+            body.append(ind + "        _v = -1")
+            for i, band in enumerate(score.bands):
+                iv = band.interval
+                low = (
+                    ""
+                    if iv.low == float("-inf")
+                    else f"{iv.low!r} {'<=' if iv.low_inclusive else '<'} "
+                )
+                high = (
+                    ""
+                    if iv.high == float("inf")
+                    else f" {'<=' if iv.high_inclusive else '<'} {iv.high!r}"
+                )
+                cond = f"{low}_s{high}" if (low or high) else "True"
+                body.append(ind + f"    {'if' if i == 0 else 'elif'} {cond}:")
+                body.append(ind + f"        _r = {i}")
+            body.append(ind + "else:")
+            body.append(ind + "    _s = _v = None")
 
         head = ["def _make(AS_OF, W, P):"]
         for wi, wname in enumerate(windows):
@@ -1195,7 +1620,7 @@ class PackCompiler:
             head.append(f"        s_{n} = {_subject_access(n)}")
         ordered = [values[i] for i in sorted(values)]
         tail = [
-            f"        return ({', '.join([*ordered, '_x', '_r'])},)",
+            f"        return ({', '.join([*ordered, '_x', '_r', '_s', '_v'])},)",
             "    return _subject",
             "",
         ]

@@ -86,6 +86,10 @@ class Result:
     measure_checks: tuple[tuple[CompiledMeasure, bool], ...] = ()
     """Measures with a condition, and whether it held."""
     lifecycle: Lifecycle | None = None
+    score: float | None = None
+    veto: int | None = None
+    """For score grading: the index of the veto that forced the grade, -1 when none did."""
+    group: str | None = None
 
     @property
     def subject_id(self) -> str:
@@ -282,14 +286,18 @@ def _run(prepared: Prepared) -> Run:
             values = functions[rs.id](subject, grouped.get(subject.id, no_events), h_values)
         except StepFailed as exc:
             raise _step_error(prepared.records, subject, rs, exc) from exc
-        x, r = values[-2], values[-1]
+        x, r, score, veto = values[-4:]
         if x >= 0:
             result = Result(
                 subject, rs, context, values, "excluded", rs.exclusions[x].id, None, None, None
             )
-        else:
+        elif rs.score is None:
             grade = rs.rules[r].grade if r >= 0 else rs.default_grade
             result = Result(subject, rs, context, values, "graded", None, r, grade, grade)
+        else:
+            grade = rs.score.veto_grades[veto] if veto >= 0 else rs.score.bands[r].grade
+            result = Result(subject, rs, context, values, "graded", None, r, grade, grade)
+            result.score, result.veto = score, veto
         if h_values:
             result.history, result.history_cycles = h_values, h_cycles
         append(result)

@@ -7,6 +7,7 @@ score. Both must be checked geometrically at load time, with the rows that colli
 from __future__ import annotations
 
 import itertools
+import math
 from dataclasses import dataclass
 
 
@@ -35,4 +36,76 @@ def int_overlaps(rows: list[IntInterval]) -> list[str]:
     for a, b in itertools.pairwise(ordered):
         if a.high is None or a.high >= b.low:
             problems.append(f"rows {a.row} and {b.row} overlap: {a.describe()} and {b.describe()}")
+    return problems
+
+
+@dataclass(frozen=True, slots=True)
+class RealInterval:
+    """A score interval with explicit edges, written ``[80, 90)``; ``-inf``/``inf`` allowed."""
+
+    low: float
+    low_inclusive: bool
+    high: float
+    high_inclusive: bool
+    row: int
+
+    @classmethod
+    def parse(cls, text: str, row: int) -> RealInterval:
+        t = text.strip()
+        if len(t) < 5 or t[0] not in "[(" or t[-1] not in "])" or "," not in t:
+            raise ValueError(
+                f"{text!r} is not an interval: write it like [90, 100] or [80, 90) or (-inf, 60)"
+            )
+        lo_text, hi_text = (p.strip() for p in t[1:-1].split(",", 1))
+        try:
+            low, high = float(lo_text), float(hi_text)
+        except ValueError:
+            raise ValueError(f"{text!r}: the edges must be numbers (or -inf, inf)") from None
+        if low > high or (low == high and not (t[0] == "[" and t[-1] == "]")):
+            raise ValueError(f"{text!r} is empty")
+        if (low == float("-inf") and t[0] == "[") or (high == float("inf") and t[-1] == "]"):
+            raise ValueError(f"{text!r}: an infinite edge is always open: write (-inf or inf)")
+        return cls(low, t[0] == "[", high, t[-1] == "]", row)
+
+    def contains(self, x: float) -> bool:
+        above = x >= self.low if self.low_inclusive else x > self.low
+        below = x <= self.high if self.high_inclusive else x < self.high
+        return above and below
+
+    def describe(self) -> str:
+        def edge(v: float) -> str:
+            return "inf" if v == float("inf") else "-inf" if v == float("-inf") else f"{v:g}"
+
+        return (
+            f"{'[' if self.low_inclusive else '('}{edge(self.low)}, "
+            f"{edge(self.high)}{']' if self.high_inclusive else ')'}"
+        )
+
+
+def real_coverage(rows: list[RealInterval], low: float, high: float) -> list[str]:
+    """Gaps and overlaps of intervals over the whole range [low, high] (each value once)."""
+    problems: list[str] = []
+    ordered = sorted(rows, key=lambda r: (r.low, not r.low_inclusive))
+    first, last = ordered[0], ordered[-1]
+    if first.low > low or (first.low == low and not first.low_inclusive and low != -math.inf):
+        problems.append(
+            f"no band covers the lowest scores: row {first.row} starts at "
+            f"{first.describe()} but scores go down to {low:g}"
+        )
+    if last.high < high or (last.high == high and not last.high_inclusive and high != math.inf):
+        problems.append(
+            f"no band covers the highest scores: row {last.row} ends at "
+            f"{last.describe()} but scores go up to {high:g}"
+        )
+    for a, b in itertools.pairwise(ordered):
+        if a.high < b.low or (a.high == b.low and not a.high_inclusive and not b.low_inclusive):
+            problems.append(
+                f"gap between rows {a.row} {a.describe()} and {b.row} "
+                f"{b.describe()}: a score there has no grade"
+            )
+        elif a.high > b.low or (a.high == b.low and a.high_inclusive and b.low_inclusive):
+            problems.append(
+                f"rows {a.row} {a.describe()} and {b.row} {b.describe()} overlap: "
+                "a score there has two grades"
+            )
     return problems

@@ -51,6 +51,8 @@ def _real_path(data: Any, loc: Sequence[str | int]) -> PathKey:
     path: list[str | int] = []
     node = data
     for part in loc:
+        if isinstance(node, dict) and part == node.get("type") and part not in node:
+            continue  # a discriminated union's tag (grading type), not a key of the YAML
         if isinstance(node, dict) and isinstance(part, str) and part in node:
             path.append(part)
             node = node[part]

@@ -242,6 +242,87 @@ class CriteriaGrading(Strict):
     default: DefaultGrade
 
 
+class ScoreItem(Provenance):
+    """Points one rule adds (positive) or deducts (negative).
+
+    ``points`` is a number or an expression. With ``per: <fact>`` the number is per unit of a
+    count or sum fact (−2 per violation); with ``when`` it applies only when the condition
+    holds; an expression alone gives the points directly (indicator scoring). ``cap`` bounds
+    the item's total either way (扣分上限).
+    """
+
+    id: Identifier
+    title: Text
+    points: float | str
+    per: Identifier | None = None
+    when: str | None = None
+    cap: float | None = Field(default=None, gt=0)
+
+    @model_validator(mode="after")
+    def _shape(self) -> ScoreItem:
+        if self.per is not None and isinstance(self.points, str):
+            raise ValueError("with 'per', 'points' is a number of points per unit")
+        return self
+
+
+class ScoreCategory(Provenance):
+    """A group of items with its own base, cap and weight in the total."""
+
+    id: Identifier
+    title: Text
+    items: list[ScoreItem] = Field(min_length=1)
+    base: float = 0
+    cap: float | None = Field(default=None, gt=0)
+    """The items' sum is bounded to [-cap, cap] before the base is added."""
+    min: float | None = None
+    max: float | None = None
+    weight: float | None = Field(default=None, ge=0)
+
+
+class Veto(Provenance):
+    """一票否决: when it holds, the grade is forced whatever the score."""
+
+    id: Identifier
+    title: Text
+    when: str
+    grade: str
+
+
+class Band(Provenance):
+    """A score interval and its grade, edges explicit: ``[90, 100]``, ``[80, 90)``,
+    ``(-inf, 60)``."""
+
+    grade: str
+    range: str
+
+
+class ScoreGrading(Provenance):
+    """Score = base + Σ weight × (category base + capped items), rounded half up to
+    ``precision`` decimals and held within [floor, ceiling]; vetoes first, then bands."""
+
+    type: Literal["score"]
+    grades: list[Grade] = Field(min_length=2)
+    base: float = 0
+    floor: float | None = None
+    ceiling: float | None = None
+    precision: int = Field(default=2, ge=0, le=6)
+    categories: list[ScoreCategory] = Field(min_length=1)
+    vetoes: list[Veto] = []
+    bands: list[Band] = Field(min_length=1)
+    weights_total: float | None = None
+    """When given, the categories' weights must add up to it (checked at load)."""
+
+
+class Group(Provenance):
+    """An evaluation group within a subject type (by category, level, beds…), first match,
+    with parameter values of its own."""
+
+    id: Identifier
+    title: Text
+    when: str
+    params: dict[Identifier, Any] = {}
+
+
 class CapBand(Provenance):
     """A count interval [min, max] (both inclusive; max open when absent) and its cap."""
 
@@ -328,7 +409,8 @@ class Ruleset(Strict):
     """Subject fields this ruleset cannot do without; a subject lacking one is an input error."""
     facts: dict[Identifier, Fact] = {}
     exclusions: list[Exclusion] = []
-    grading: CriteriaGrading
+    grading: Annotated[CriteriaGrading | ScoreGrading, Field(discriminator="type")]
+    groups: list[Group] = []
     rollups: list[Rollup] = []
     measures: list[Measure] = []
     history: History | None = None
@@ -344,6 +426,19 @@ class Procedure(Provenance):
     trigger: Literal["notification", "objection"]
     days: int = Field(ge=1)
     unit: Literal["working_days", "days"]
+
+
+class Validity(Provenance):
+    """How long an event of a kind counts: until its validity period ends (有效期届满)."""
+
+    period: str
+
+
+class Repair(Provenance):
+    """Credit repair: a ``repair`` event neutralises the event it names from its own date."""
+
+    kinds: list[str] = Field(min_length=1)
+    """The kinds of event a repair can neutralise."""
 
 
 class CalendarYear(Provenance):
@@ -371,3 +466,5 @@ class PackModel(Strict):
     rulesets: dict[Identifier, Ruleset] = Field(min_length=1)
     procedures: list[Procedure] = []
     calendar: list[CalendarYear] = []
+    validity: dict[Identifier, Validity] = {}
+    repair: Repair | None = None

@@ -45,7 +45,7 @@ def result_to_dict(result: Result, lang: str = "zh", trace: str = "full") -> dic
         "subject_id": result.subject.id,
         "status": result.status,
         "grade": result.grade,
-        "score": None,
+        "score": jsonable(result.score),
         "exclusion": result.exclusion,
         "policy": {"id": policy.id, "version": policy.version, "sha256": policy.sha256},
         "as_of": result.context.as_of.isoformat(),
@@ -83,6 +83,10 @@ def _value_json(value: Any) -> str:
     if kind is dt.date:
         return f'"{value.isoformat()}"'
     return dumps(_jsonable_deep(value))
+
+
+def _score_json(score: float | None) -> str:
+    return "null" if score is None else dumps(jsonable(score))
 
 
 def _jsonable_deep(value: Any) -> Any:
@@ -228,7 +232,9 @@ class JsonlWriter:
             + _encode_str(result.status)
             + ',"grade":'
             + _value_json(result.grade)
-            + ',"score":null,"exclusion":'
+            + ',"score":'
+            + _score_json(result.score)
+            + ',"exclusion":'
             + _value_json(result.exclusion)
             + policy
             + ',"ruleset":'
