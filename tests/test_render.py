@@ -31,6 +31,7 @@ if str(ROOT) not in sys.path:  # benchmarks/ is a package at the repository root
     sys.path.append(str(ROOT))
 
 from benchmarks.generate import generate  # noqa: E402
+
 PACK = ROOT / "policies" / "zhenjiang.yaml"
 EXAMPLES = ROOT / "examples" / "zhenjiang"
 AS_OF = dt.date(2024, 12, 31)
@@ -263,7 +264,9 @@ def test_decisive_trace_of_a_default_graded_result(example_run: yc.Run) -> None:
         "serious_violation",
     ]
     star2 = ["one_violation", "one_verified_complaint", "one_price_interview"]
-    criteria = [x["step"].removeprefix("criterion.") for x in steps if x["step"].startswith("criterion.")]
+    criteria = [
+        x["step"].removeprefix("criterion.") for x in steps if x["step"].startswith("criterion.")
+    ]
     assert criteria == [*star1, *star2, "no_breach"]
     for c in star1 + star2:
         assert s[f"criterion.{c}"]["outcome"] is False
@@ -420,4 +423,3 @@ def test_table_pads_to_the_widest_name(example_run: yc.Run) -> None:
     status_start = display_width(lines[0][: lines[0].index("status")])
     assert status_start == name_start + widest + 2  # two spaces between columns
     assert all(line == line.rstrip() for line in lines)
-

@@ -544,6 +544,42 @@ class PackCompiler:
             raise PackError(self.problems)
         return out
 
+    def validity(self) -> tuple[dict[str, tuple[str, StepSpec]], frozenset[str], StepSpec | None]:
+        """Validity periods by kind, and the kinds a repair can neutralise."""
+        periods: dict[str, tuple[str, StepSpec]] = {}
+        for kind, rule in self.model.validity.items():
+            path: PathKey = ("validity", kind)
+            if kind not in self.kinds:
+                self.error(path, f"unknown event kind {kind!r}")
+                continue
+            try:
+                parse_period(rule.period)
+            except ValueError as exc:
+                self.error((*path, "period"), str(exc))
+                continue
+            title = Text(zh=f"{self.kinds[kind].title_zh}有效期", en=f"validity of {kind} events")
+            periods[kind] = (
+                rule.period,
+                self.step(f"validity.{kind}", "validity", title, rule, path),
+            )
+        repairable: frozenset[str] = frozenset()
+        repair_step = None
+        if self.model.repair is not None:
+            for kind in self.model.repair.kinds:
+                if kind not in self.kinds:
+                    self.error(("repair", "kinds"), f"unknown event kind {kind!r}")
+            repairable = frozenset(self.model.repair.kinds)
+            repair_step = self.step(
+                "repair",
+                "repair",
+                Text(zh="信用修复", en="credit repair"),
+                self.model.repair,
+                ("repair",),
+            )
+        if self.problems:
+            raise PackError(self.problems)
+        return periods, repairable, repair_step
+
     def calendar(self) -> list[YearArrangement]:
         """Holiday arrangements the pack supplies, checked like the installed ones."""
         out: list[YearArrangement] = []

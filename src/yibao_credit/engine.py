@@ -31,6 +31,7 @@ from .records import (
     check_event_kinds,
     check_subject_attributes,
 )
+from .validity import SetAside, set_aside
 from .windows import Bounds, window_bounds
 
 if TYPE_CHECKING:
@@ -86,6 +87,8 @@ class Result:
     measure_checks: tuple[tuple[CompiledMeasure, bool], ...] = ()
     """Measures with a condition, and whether it held."""
     lifecycle: Lifecycle | None = None
+    set_aside: tuple[SetAside, ...] = ()
+    """Events that no longer count: expired, or neutralised by a repair."""
     score: float | None = None
     veto: int | None = None
     """For score grading: the index of the veto that forced the grade, -1 when none did."""
@@ -155,10 +158,13 @@ class Prepared:
 
     context: RunContext
     records: Records
-    assigned: list[tuple[Subject, CompiledRuleset]]
+    assigned: list[tuple[Subject, CompiledRuleset, str | None]]
+    """Each subject in scope, its ruleset and its evaluation group (None without groups)."""
     grouped: dict[str, list[Event]]
     """subject id → its events up to as_of, in (date, id) order."""
     warnings: list[Problem]
+    set_aside: dict[str, tuple[SetAside, ...]] = field(default_factory=dict)
+    """subject id → events that no longer count (expired or repaired)."""
 
 
 def prepare(
@@ -239,8 +245,10 @@ def _prepare(
             )
         )
     _check_required(records, assigned)
+    grouped_subjects = _assign_groups(assigned, context, warnings, records)
 
     grouped, late = _group(records.events, as_of)
+    aside = set_aside(grouped, as_of, policy.validity, records) if policy.validity else {}
     if late:
         late.sort(key=EVENT_ORDER)
         warnings.append(
@@ -251,8 +259,10 @@ def _prepare(
                 records.where("event", late[0].id),
             )
         )
-    _warn_unread_kinds(assigned, grouped, warnings)
-    return Prepared(context, records, assigned, grouped, warnings)
+    _warn_unread_kinds(
+        assigned, grouped, warnings, {"repair"} if policy.validity.repair_step else set()
+    )
+    return Prepared(context, records, grouped_subjects, grouped, warnings, aside)
 
 
 def run(prepared: Prepared) -> Run:
@@ -264,26 +274,27 @@ def run(prepared: Prepared) -> Run:
 def _run(prepared: Prepared) -> Run:
     context = prepared.context
     policy = context.policy
-    functions = {
-        rs.id: rs.make(
-            context.as_of,
-            [_window_pair(context.bounds[w]) for w in rs.windows],
-            {p: context.params[p].value for p in rs.param_names},
-        )
-        for rs in policy.rulesets.values()
-    }
+    functions: dict[tuple[str, str | None], Any] = {}
+    for rs in policy.rulesets.values():
+        windows = [_window_pair(context.bounds[w]) for w in rs.windows]
+        params = {p: context.params[p].value for p in rs.param_names}
+        functions[(rs.id, None)] = rs.make(context.as_of, windows, params)
+        for g in rs.groups:
+            functions[(rs.id, g.id)] = rs.make(context.as_of, windows, {**params, **g.params})
     results: list[Result] = []
     no_events: list[Event] = []
     grouped = prepared.grouped
     warnings = list(prepared.warnings)
     append = results.append
-    for subject, rs in prepared.assigned:
+    for subject, rs, group in prepared.assigned:
         h_values: Mapping[str, Any] = EMPTY
         h_cycles: Mapping[str, tuple[Cycle, ...]] = EMPTY
         if rs.history:
             h_values, h_cycles = _history_of(subject, rs, context)
         try:
-            values = functions[rs.id](subject, grouped.get(subject.id, no_events), h_values)
+            values = functions[(rs.id, group)](
+                subject, grouped.get(subject.id, no_events), h_values
+            )
         except StepFailed as exc:
             raise _step_error(prepared.records, subject, rs, exc) from exc
         x, r, score, veto = values[-4:]
@@ -300,6 +311,9 @@ def _run(prepared: Prepared) -> Run:
             result.score, result.veto = score, veto
         if h_values:
             result.history, result.history_cycles = h_values, h_cycles
+        result.group = group
+        if prepared.set_aside:
+            result.set_aside = prepared.set_aside.get(subject.id, ())
         append(result)
     _roll_up(policy, results, warnings, context)
     if context.procedures is not None:
@@ -416,6 +430,46 @@ def _window_pair(bounds: Bounds) -> tuple[dt.date, dt.date]:
     return (bounds.start or dt.date.min, bounds.end)
 
 
+def _assign_groups(
+    assigned: list[tuple[Subject, CompiledRuleset]],
+    context: RunContext,
+    warnings: list[Problem],
+    records: Records,
+) -> list[tuple[Subject, CompiledRuleset, str | None]]:
+    """Each subject's evaluation group: the first of its ruleset's groups that it matches.
+
+    A subject of a ruleset with groups that matches none of them cannot be graded: it is
+    reported, never graded with parameters that were not meant for it.
+    """
+    params = {name: p.value for name, p in context.params.items()}
+    tests = {
+        rs.id: [(g.id, g.when(context.as_of, params)) for g in rs.groups]
+        for _, rs in assigned
+        if rs.groups
+    }
+    out: list[tuple[Subject, CompiledRuleset, str | None]] = []
+    ungrouped: list[Subject] = []
+    for subject, rs in assigned:
+        if not rs.groups:
+            out.append((subject, rs, None))
+            continue
+        group = next((gid for gid, test in tests[rs.id] if test(subject)), None)
+        if group is None:
+            ungrouped.append(subject)
+        else:
+            out.append((subject, rs, group))
+    if ungrouped:
+        warnings.append(
+            Problem(
+                "eval.no-group",
+                f"{len(ungrouped)} subject(s) match no evaluation group of their ruleset and "
+                f"have no result; first: {ungrouped[0].id!r}",
+                records.where("subject", ungrouped[0].id),
+            )
+        )
+    return out
+
+
 def _group(events: list[Event], as_of: dt.date) -> tuple[dict[str, list[Event]], list[Event]]:
     """Each subject's events in (date, id) order; events after as_of set aside."""
     by_subject: dict[str, list[Event]] = defaultdict(list)
@@ -435,11 +489,12 @@ def _warn_unread_kinds(
     assigned: list[tuple[Subject, CompiledRuleset]],
     grouped: Mapping[str, list[Event]],
     warnings: list[Problem],
+    also_read: set[str],
 ) -> None:
     """Events that exist but that no rule of the subject's ruleset reads are reported."""
     unread: Counter[str] = Counter()
     for subject, rs in assigned:
-        read = rs.kinds_read
+        read = rs.kinds_read | also_read if rs.kinds_read is not None else None
         evs = grouped.get(subject.id)
         if read is None or not evs:
             continue
@@ -551,6 +606,10 @@ def _step_error(
         + [c.step for c in rs.exclusions]
         + [c.step for r in rs.rules for c in r.criteria]
     )
+    if rs.score is not None:
+        for cat in rs.score.categories:
+            ordered += [i.step for i in cat.items] + [cat.step]
+        ordered += [rs.score.step] + [v.step for v in rs.score.vetoes]
     step = ordered[exc.index]
     label = f"{step.id} ({step.clause})" if step.clause else step.id
     return EvaluationError(

@@ -25,6 +25,7 @@ from .lifecycle import ProcedureRecords
 from .pack_schema import PackModel, Provenance
 from .records import AttributeSpec, EventKind, Records, Subject
 from .sourcemap import PathKey, YamlDocument, format_path, read_yaml
+from .validity import ValidityRules
 
 if TYPE_CHECKING:
     from .engine import Run
@@ -73,7 +74,12 @@ def _real_path(data: Any, loc: Sequence[str | int]) -> PathKey:
     return tuple(path)
 
 
-def schema_problems(exc: ValidationError, doc: YamlDocument) -> list[Problem]:
+def schema_problems(
+    exc: ValidationError, doc: YamlDocument, vocabulary: Sequence[str] | None = None
+) -> list[Problem]:
+    """Located problems from a validation error; unknown keys get a suggestion from
+    ``vocabulary`` (by default every key a pack may use)."""
+    words = list(vocabulary) if vocabulary is not None else _FIELD_NAMES
     problems: list[Problem] = []
     seen: set[tuple[PathKey, str]] = set()
     for err in exc.errors(include_url=False):
@@ -81,7 +87,7 @@ def schema_problems(exc: ValidationError, doc: YamlDocument) -> list[Problem]:
         kind = err["type"]
         if kind == "extra_forbidden":
             key = str(path[-1]) if path else "?"
-            close = difflib.get_close_matches(key, _FIELD_NAMES, n=1)
+            close = difflib.get_close_matches(key, words, n=1)
             hint = f" (did you mean {close[0]!r}?)" if close else ""
             message = f"unknown key {key!r}{hint}"
             location = doc.locate(path, key=True)
@@ -128,6 +134,7 @@ class Policy:
         self.event_kinds: dict[str, EventKind] = declared_kinds(model)
         self.procedures: dict[str, CompiledProcedure] = {}
         self.arrangements: list[YearArrangement] = []
+        self.validity = ValidityRules({}, frozenset(), None)
         self._calendar: WorkingCalendar | None = None
         self.subject_attributes: dict[str, AttributeSpec] = {
             name: AttributeSpec(
@@ -240,4 +247,5 @@ def load_policy(path: str | Path) -> Policy:
     policy = Policy(model, doc, raw, rulesets)
     policy.procedures = compiler.procedures()
     policy.arrangements = compiler.calendar()
+    policy.validity = ValidityRules(*compiler.validity())
     return policy

@@ -85,6 +85,9 @@ class LoadedTests:
     pack_path: Path
 
 
+_TEST_KEYS = sorted({name for model in (TestFile, Case, Expected) for name in model.model_fields})
+
+
 def default_tests_path(pack_path: str | Path) -> Path:
     p = Path(pack_path)
     return p.with_name(p.name.removesuffix(".yaml").removesuffix(".yml") + ".tests.yaml")
@@ -96,7 +99,7 @@ def read_tests(path: str | Path) -> LoadedTests:
     try:
         model = TestFile.model_validate(doc.data)
     except ValidationError as exc:
-        raise PackError(schema_problems(exc, doc)) from None
+        raise PackError(schema_problems(exc, doc, _TEST_KEYS)) from None
     p = Path(path)
     if model.pack is not None:
         pack_path = (p.parent / model.pack).resolve()

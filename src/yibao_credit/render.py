@@ -174,7 +174,7 @@ class JsonlWriter:
     def _quiet_key(result: Result) -> tuple[Any, ...] | None:
         """For a subject with no evidence and no roll-up, the whole trace follows from its
         fact values and the subject fields the rules read: the key to reuse its text."""
-        if result.rollups or result.lifecycle is not None:
+        if result.rollups or result.lifecycle is not None or result.set_aside:
             return None
         rs, values = result.ruleset, result.values
         for slot in rs.evidence_slots.values():
@@ -187,6 +187,7 @@ class JsonlWriter:
             tuple([subject.attr(n) for n in rs.subject_reads]),
             result.exclusion,
             result.rule,
+            result.group,
             tuple(result.history_cycles.items()) if result.history_cycles else (),
             tuple(result.history.items()) if result.history else (),
             result.measure_checks and tuple((id(m), held) for m, held in result.measure_checks),

@@ -164,6 +164,10 @@ def _decisive_checks(result: Result) -> set[str]:
     rs, values = result.ruleset, result.values
     if result.status == "excluded":
         return {f"exclusion.{result.exclusion}"}
+    if rs.score is not None:
+        items = [i.step.id for c in rs.score.categories for i in c.items if values[i.slot]]
+        vetoes = [v.step.id for v in rs.score.vetoes if values[v.slot]]
+        return set(items) | set(vetoes)
     assert result.rule is not None
     if result.rule >= 0:
         rule = rs.rules[result.rule]
@@ -176,8 +180,7 @@ def _decisive_checks(result: Result) -> set[str]:
 def _needed_facts(result: Result, checks: set[str]) -> set[str]:
     """Facts the chosen checks read, with the facts those compute facts read in turn."""
     rs = result.ruleset
-    specs = [c.step for c in rs.exclusions] + [c.step for r in rs.rules for c in r.criteria]
-    names = {n for spec in specs if spec.id in checks for n in spec.reads}
+    names = {n for spec in _check_specs(rs) if spec.id in checks for n in spec.reads}
     by_name = {f.name: f for f in rs.facts}
     todo = [n for n in names if n in by_name]
     needed: set[str] = set()
@@ -199,8 +202,11 @@ def _decisive_plan(result: Result) -> Plan:
     the same outcome and the same criteria met, so it is worked out once per such shape."""
     rs, values = result.ruleset, result.values
     measured = tuple(id(m) for m, _ in result.measure_checks)
-    if result.status == "excluded":
-        key: tuple[Any, ...] = (id(rs), "x", result.exclusion, measured)
+    if rs.score is not None and result.status != "excluded":
+        flags = tuple(bool(values[i.slot]) for c in rs.score.categories for i in c.items)
+        key: tuple[Any, ...] = (id(rs), "s", flags, result.veto, measured)
+    elif result.status == "excluded":
+        key = (id(rs), "x", result.exclusion, measured)
     elif result.rule is not None and result.rule >= 0:
         rule = rs.rules[result.rule]
         key = (
@@ -234,7 +240,12 @@ def _decisive_plan(result: Result) -> Plan:
 
 
 def _check_specs(rs: Any) -> list[StepSpec]:
-    return [c.step for c in rs.exclusions] + [c.step for r in rs.rules for c in r.criteria]
+    """Every step that reads facts: exclusions, criteria, score items and vetoes."""
+    specs = [c.step for c in rs.exclusions] + [c.step for r in rs.rules for c in r.criteria]
+    if rs.score is not None:
+        specs += [i.step for c in rs.score.categories for i in c.items]
+        specs += [v.step for v in rs.score.vetoes]
+    return specs
 
 
 def iter_steps(result: Result, detail: str = "full") -> Iterator[Step]:
@@ -252,6 +263,16 @@ def iter_steps(result: Result, detail: str = "full") -> Iterator[Step]:
         history_shown: frozenset[str] = frozenset()
     else:
         checks, facts, windows, history_shown = _decisive_plan(result)
+    if result.group is not None:
+        group = next(g for g in rs.groups if g.id == result.group)
+        yield (
+            group.step,
+            group.id,
+            (*_inputs(result, group.step.reads), ("params", tuple(group.params.items()))),
+            (),
+            False,
+        )
+    yield from _set_aside_steps(result)
     for wname in windows:
         window = context.policy.model.windows[wname]
         bounds = context.bounds[wname]
@@ -314,6 +335,10 @@ def iter_steps(result: Result, detail: str = "full") -> Iterator[Step]:
         if this:
             yield from _after_grading(result)
             return
+    if rs.score is not None:
+        yield from _score_steps(result, full, checks)
+        yield from _after_grading(result)
+        return
     assert result.rule is not None
     last = result.rule if result.rule >= 0 else len(rs.rules) - 1
     for rule in rs.rules[: last + 1]:
@@ -363,6 +388,99 @@ def iter_steps(result: Result, detail: str = "full") -> Iterator[Step]:
             o.applied and not corrected,
         )
     yield from _after_grading(result)
+
+
+def _set_aside_steps(result: Result) -> Iterator[Step]:
+    """One step per rule that set events aside: which, and until when or by which repair."""
+    by_step: dict[StepSpec, list[dict[str, Any]]] = {}
+    ids: dict[StepSpec, list[str]] = {}
+    for a in result.set_aside:
+        detail: dict[str, Any] = {"id": a.event.id, "kind": a.event.kind, "date": a.event.date}
+        if a.expired_on is not None:
+            detail["counted_until"] = a.expired_on
+        if a.repaired_by is not None:
+            detail["repaired_by"] = a.repaired_by.id
+            detail["repaired_on"] = a.repaired_by.date
+        by_step.setdefault(a.step, []).append(detail)
+        ids.setdefault(a.step, []).append(a.event.id)
+    for spec, details in by_step.items():
+        evidence = tuple(ids[spec])
+        yield (spec, len(details), (("set_aside", tuple(details)),), evidence, False)
+
+
+def _score_steps(result: Result, full: bool, checks: frozenset[str]) -> Iterator[Step]:
+    """Each item's points with the events behind them, each category, the total, the vetoes
+    and the band (or veto) that gave the grade."""
+    score = result.ruleset.score
+    assert score is not None
+    values = result.values
+    for cat in score.categories:
+        for item in cat.items:
+            if not (full or item.step.id in checks):
+                continue
+            inputs = _inputs(result, item.reads)
+            if item.points is not None:
+                inputs += (("points", item.points),)
+            if item.cap is not None:
+                inputs += (("cap", item.cap),)
+            points = values[item.slot]
+            yield (
+                item.step,
+                points,
+                inputs,
+                _evidence_of(result, item.reads) if points else (),
+                False,
+            )
+        yield (
+            cat.step,
+            values[cat.slot],
+            (
+                ("items", tuple((i.id, values[i.slot]) for i in cat.items)),
+                ("base", cat.base),
+                ("cap", cat.cap),
+                ("weight", cat.weight),
+            ),
+            (),
+            False,
+        )
+    yield (
+        score.step,
+        result.score,
+        (
+            ("base", score.base),
+            ("categories", tuple((c.id, values[c.slot]) for c in score.categories)),
+            ("floor", score.floor),
+            ("ceiling", score.ceiling),
+            ("precision", score.precision),
+        ),
+        (),
+        False,
+    )
+    corrected = (
+        result.lifecycle is not None
+        and result.lifecycle.decision is not None
+        and result.lifecycle.decision.outcome == "corrected"
+    )
+    vetoed = result.veto is not None and result.veto >= 0
+    for i, veto in enumerate(score.vetoes):
+        fired = bool(values[veto.slot])
+        if full or fired:
+            yield (
+                veto.step,
+                fired,
+                _inputs(result, veto.step.reads),
+                _evidence_of(result, veto.step.reads) if fired else (),
+                i == result.veto and not corrected,
+            )
+    if not vetoed and result.rule is not None and result.rule >= 0:
+        band = score.bands[result.rule]
+        yield (
+            band.step,
+            band.grade,
+            (("score", result.score), ("range", band.interval.describe())),
+            (),
+            not corrected,
+        )
 
 
 def _after_grading(result: Result) -> Iterator[Step]:
