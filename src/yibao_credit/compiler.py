@@ -19,7 +19,7 @@ from dataclasses import dataclass, field, replace
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from .calendar import YearArrangement
 from .errors import Location, PackError, Problem
@@ -251,6 +251,8 @@ class CompiledRuleset:
     history: tuple[CompiledHistoryFact, ...] = ()
     score: CompiledScore | None = None
     groups: tuple[CompiledGroup, ...] = ()
+    has_provisional: bool = False
+    """Whether any rule of the ruleset (or of the pack's procedures) is provisional."""
 
     def applies(self, subject: Subject) -> bool:
         if subject.type != self.type:
@@ -891,6 +893,9 @@ class PackCompiler:
             history=history,
             score=score,
             groups=groups,
+            has_provisional=_any_provisional(rs)
+            or any(p.provisional for p in self.model.procedures)
+            or any(w.provisional for w in self.model.windows.values()),
             window_steps={
                 w: self.step(
                     f"window.{w}",
@@ -1284,12 +1289,12 @@ class PackCompiler:
                 points_expr, when_expr = by_slot[item.slot]
                 note_reads(points_expr)
                 note_reads(when_expr)
-                if item.per is not None:
-                    code = f"{item.points!r} * f_{item.per}"
-                elif points_expr is not None:
+                if points_expr is not None:
                     code = f"({points_expr.to_python(rename)})"
                 else:
                     code = repr(item.points)
+                if item.per is not None:
+                    code = f"{code} * f_{item.per}"
                 if when_expr is not None:
                     code = f"({code} if ({when_expr.to_python(rename)}) else 0)"
                 if item.cap is not None:
@@ -1676,6 +1681,19 @@ _OUTCOME_STEPS = {
         Text(zh="异议处理决定", en="decision on the objection"),
     ),
 }
+
+
+def _any_provisional(node: Any) -> bool:
+    """Whether a part of a pack (a ruleset, say) holds any provisional rule or value."""
+    if isinstance(node, Provenance) and node.provisional:
+        return True
+    if isinstance(node, BaseModel):
+        return any(_any_provisional(getattr(node, f)) for f in type(node).model_fields)
+    if isinstance(node, dict):
+        return any(_any_provisional(v) for v in node.values())
+    if isinstance(node, list):
+        return any(_any_provisional(v) for v in node)
+    return False
 
 
 def _placeholder_type(op: str) -> TypeInfo:

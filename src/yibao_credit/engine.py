@@ -54,6 +54,8 @@ class RunContext:
     procedures: ProcedureRecords | None = None
     on: dt.date | None = None
     """The day the lifecycle is judged on (is an objection window closed?)."""
+    provisional_params: frozenset[str] = frozenset()
+    """Parameters whose value in force on as_of is provisional."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,7 +133,8 @@ def resolve(policy: Policy, as_of: dt.date) -> RunContext:
         if length is not None and length in params:
             length = str(params[length].value)
         bounds[name] = window_bounds(window, as_of, length)
-    return RunContext(policy, as_of, bounds, params)
+    provisional = frozenset(n for n, p in params.items() if p.entry.provisional)
+    return RunContext(policy, as_of, bounds, params, provisional_params=provisional)
 
 
 def _check_required(records: Records, assigned: list[tuple[Subject, CompiledRuleset]]) -> None:

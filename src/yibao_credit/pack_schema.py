@@ -245,10 +245,10 @@ class CriteriaGrading(Strict):
 class ScoreItem(Provenance):
     """Points one rule adds (positive) or deducts (negative).
 
-    ``points`` is a number or an expression. With ``per: <fact>`` the number is per unit of a
-    count or sum fact (−2 per violation); with ``when`` it applies only when the condition
-    holds; an expression alone gives the points directly (indicator scoring). ``cap`` bounds
-    the item's total either way (扣分上限).
+    ``points`` is a number or an expression (a parameter name, say). With ``per: <fact>`` it
+    is per unit of a count or sum fact (−2 per violation); with ``when`` it applies only when
+    the condition holds; otherwise it gives the points directly (indicator scoring). ``cap``
+    bounds the item's total either way (扣分上限).
     """
 
     id: Identifier
@@ -257,12 +257,6 @@ class ScoreItem(Provenance):
     per: Identifier | None = None
     when: str | None = None
     cap: float | None = Field(default=None, gt=0)
-
-    @model_validator(mode="after")
-    def _shape(self) -> ScoreItem:
-        if self.per is not None and isinstance(self.points, str):
-            raise ValueError("with 'per', 'points' is a number of points per unit")
-        return self
 
 
 class ScoreCategory(Provenance):

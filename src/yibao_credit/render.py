@@ -17,7 +17,15 @@ from typing import Any, TextIO
 from .bulk import paused_gc
 from .compiler import StepSpec
 from .engine import Result, Run
-from .trace import DETAILS, Step, build_trace, iter_steps, jsonable, measures_of
+from .trace import (
+    DETAILS,
+    Step,
+    build_trace,
+    iter_steps,
+    jsonable,
+    measures_of,
+    provisional_count,
+)
 
 FORMATS = ("jsonl", "csv", "table")
 
@@ -51,6 +59,7 @@ def result_to_dict(result: Result, lang: str = "zh", trace: str = "full") -> dic
         "as_of": result.context.as_of.isoformat(),
         "ruleset": result.ruleset.id,
         "measures": measures_of(result, lang),
+        "provisional": provisional_count(result),
     }
     if result.lifecycle is not None:
         out["lifecycle"] = result.lifecycle.to_dict()
@@ -210,8 +219,9 @@ class JsonlWriter:
         measures = self._measures.get(mkey)
         if measures is None:
             measures = self._measures[mkey] = dumps(measures_of(result, self.lang))
+        tail = ',"provisional":' + str(provisional_count(result))
         if result.lifecycle is not None:
-            measures += ',"lifecycle":' + dumps(result.lifecycle.to_dict())
+            tail += ',"lifecycle":' + dumps(result.lifecycle.to_dict())
         step = self.step
         if self.trace == "none":
             trace = "}\n"
@@ -242,6 +252,7 @@ class JsonlWriter:
             + _encode_str(rs.id)
             + ',"measures":'
             + measures
+            + tail
             + trace
         )
 

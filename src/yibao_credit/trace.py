@@ -46,6 +46,13 @@ WORDS = {
         "history": "历史",
         "procedure": "期限",
         "lifecycle": "异议处理",
+        "item": "评分项",
+        "category": "评分类别",
+        "score": "总分",
+        "veto": "一票否决",
+        "group": "评价分组",
+        "validity": "有效期届满",
+        "repair": "信用修复",
     },
     "en": {
         True: "yes",
@@ -76,6 +83,13 @@ WORDS = {
         "history": "history",
         "procedure": "deadline",
         "lifecycle": "objection",
+        "item": "item",
+        "category": "category",
+        "score": "score",
+        "veto": "veto",
+        "group": "group",
+        "validity": "expired",
+        "repair": "repair",
     },
 }
 
@@ -390,6 +404,21 @@ def iter_steps(result: Result, detail: str = "full") -> Iterator[Step]:
     yield from _after_grading(result)
 
 
+def provisional_count(result: Result) -> int:
+    """How many provisional values (rules, or parameters in force) the result depended on:
+    those of the steps a decisive trace shows."""
+    rs = result.ruleset
+    if not rs.has_provisional and not result.context.provisional_params:
+        return 0
+    specs: set[StepSpec] = set()
+    names: set[str] = set()
+    for spec, *_ in iter_steps(result, "decisive"):
+        if spec.provisional:
+            specs.add(spec)
+        names.update(spec.reads)
+    return len(specs) + len(names & result.context.provisional_params)
+
+
 def _set_aside_steps(result: Result) -> Iterator[Step]:
     """One step per rule that set events aside: which, and until when or by which repair."""
     by_step: dict[StepSpec, list[dict[str, Any]]] = {}
@@ -588,7 +617,8 @@ def render_text(result: Result, lang: str = "zh", notes: bool = True, detail: st
         shown = {
             k: v
             for k, v in step["inputs"].items()
-            if kind in ("exclusion", "criterion", "rollup", "grade", "lifecycle", "measure")
+            if kind
+            in ("exclusion", "criterion", "rollup", "grade", "lifecycle", "measure", "veto", "item")
             or (kind == "procedure" and k in ("from", "days", "unit", "moved_from"))
             or (kind == "fact" and k not in ("op", "window", "where", "of"))
         }
