@@ -22,6 +22,9 @@ def summarize(run: Run, lang: str = "zh") -> dict[str, Any]:
     measures: Counter[str] = Counter()
     titles: dict[str, str] = {}
     stages: Counter[str] = Counter()
+    by_group: dict[str, Counter[str]] = defaultdict(Counter)
+    sums: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
+    counts: Counter[str] = Counter()
     for r in run:
         label = _label(r.status, r.grade, r.exclusion)
         by_outcome[label] += 1
@@ -32,6 +35,14 @@ def summarize(run: Run, lang: str = "zh") -> dict[str, Any]:
             titles[m.id] = m.title.get(lang)
         if r.lifecycle is not None:
             stages[r.lifecycle.stage] += 1
+        if r.group is not None:
+            by_group[f"{r.ruleset.id}/{r.group}"][label] += 1
+        score = r.ruleset.score
+        if score is not None and r.score is not None:
+            counts[r.ruleset.id] += 1
+            sums[r.ruleset.id]["score"] += r.score
+            for cat in score.categories:
+                sums[r.ruleset.id][cat.id] += r.values[cat.slot]
     policy = run.context.policy
     return {
         "policy": {"id": policy.id, "version": policy.version, "sha256": policy.sha256},
@@ -42,6 +53,11 @@ def summarize(run: Run, lang: str = "zh") -> dict[str, Any]:
         "by_ruleset": {k: dict(sorted(v.items())) for k, v in sorted(by_ruleset.items())},
         "measures": {k: {"title": titles[k], "subjects": n} for k, n in sorted(measures.items())},
         "lifecycle_stages": dict(sorted(stages.items())),
+        "by_group": {k: dict(sorted(v.items())) for k, v in sorted(by_group.items())},
+        "score_means": {
+            rid: {name: round(total / counts[rid], 2) for name, total in parts.items()}
+            for rid, parts in sorted(sums.items())
+        },
         "warnings": [p.code for p in run.warnings],
     }
 
@@ -69,6 +85,11 @@ def summary_table(summary: dict[str, Any]) -> str:
     table("outcome", {"all": summary["by_outcome"]})
     table("region", summary["by_region"])
     table("ruleset", summary["by_ruleset"])
+    if summary["by_group"]:
+        table("group", summary["by_group"])
+    for rid, means in summary["score_means"].items():
+        lines.append(f"mean scores ({rid}): " + ", ".join(f"{k} {v:g}" for k, v in means.items()))
+        lines.append("")
     if summary["measures"]:
         lines.append("measure  subjects  title")
         for mid, m in summary["measures"].items():
