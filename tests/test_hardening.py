@@ -567,12 +567,6 @@ def test_round_in_a_pack_expression_is_half_up(tmp_path: Path) -> None:
 # -- impossible dates in a pack -----------------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: sourcemap._bad_scalar re-constructs the failed scalar with the same loader, "
-    "which still lists it in recursive_objects, so PyYAML raises 'found unconstructable "
-    "recursive node' and the problem comes out as pack.yaml.syntax",
-)
 @pytest.mark.parametrize(
     ("old", "new", "value"),
     [

@@ -317,7 +317,7 @@ class WorkingCalendar:
                         f"available here (known years: {_spans(self._years)}); a policy pack "
                         f"can supply the {year} arrangement with its notice number"
                     ),
-                    location=Location(path=f"calendar.{year}"),
+                    location=Location(),
                 )
             )
         return data

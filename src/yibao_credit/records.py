@@ -558,7 +558,8 @@ def check_subject_attributes(records: Records, specs: Mapping[str, AttributeSpec
                     problems.append(
                         Problem(
                             "record.subject.missing-attribute",
-                            f"the pack declares {name!r} required for every subject",
+                            f"subject {s.id!r}: the pack declares {name!r} required for every "
+                            "subject",
                             records.where("subject", s.id, name),
                         )
                     )

@@ -173,8 +173,9 @@ def _bad_scalar(loader: _Loader, root: yaml.Node, file: str, exc: ValueError) ->
         elif isinstance(node, yaml.SequenceNode):
             stack.extend(reversed(node.value))
         elif isinstance(node, yaml.ScalarNode):
+            fresh = _Loader("")  # the failed loader still holds the bad node as in progress
             try:
-                loader.construct_object(node, deep=True)
+                fresh.construct_object(node, deep=True)
             except ValueError as inner:
                 mark = node.start_mark
                 return Problem(
