@@ -373,6 +373,17 @@ class PackCompiler:
     def loc(self, path: PathKey) -> Location:
         return self.doc.locate(path)
 
+    def try_expr(
+        self, text: str, scope: Mapping[str, TypeInfo], path: PathKey, **kw: Any
+    ) -> Expr | None:
+        """Check an expression; on failure record its problems and give None, so that one
+        pass reports every broken expression of the pack."""
+        try:
+            return self.parse_expr(text, scope, path, **kw)
+        except PackError as exc:
+            self.problems.extend(exc.problems)
+            return None
+
     def parse_expr(
         self, text: str, scope: Mapping[str, TypeInfo], path: PathKey, **kw: Any
     ) -> Expr:
@@ -645,16 +656,14 @@ class PackCompiler:
             if fact.op == "compute":
                 assert fact.expr is not None
                 fscope = {**scope, **fact_types}
-                try:
-                    e = self.parse_expr(
-                        fact.expr,
-                        fscope,
-                        (*fpath, "expr"),
-                        expect=None,
-                        scope_name=f"fact {fname}",
-                    )
-                except PackError as exc:
-                    self.problems.extend(exc.problems)
+                e = self.try_expr(
+                    fact.expr,
+                    fscope,
+                    (*fpath, "expr"),
+                    expect=None,
+                    scope_name=f"fact {fname}",
+                )
+                if e is None:
                     continue
                 fact_types[fname] = e.type
                 fact_exprs[fname] = (e, None, None)
@@ -691,15 +700,13 @@ class PackCompiler:
             expr: Expr | None = None
             residual: ast.expr | None = None
             if fact.where:
-                try:
-                    expr = self.parse_expr(
-                        fact.where,
-                        escope,
-                        (*fpath, "where"),
-                        scope_name=f"the filter of fact {fname}",
-                    )
-                except PackError as exc:
-                    self.problems.extend(exc.problems)
+                expr = self.try_expr(
+                    fact.where,
+                    escope,
+                    (*fpath, "where"),
+                    scope_name=f"the filter of fact {fname}",
+                )
+                if expr is None:
                     continue
                 kinds, residual = kind_constraint(expr)
             if fact.of is not None:
@@ -758,12 +765,10 @@ class PackCompiler:
             if ex.id in seen_ids:
                 self.error((*epath, "id"), f"duplicate exclusion id {ex.id!r}")
             seen_ids.add(ex.id)
-            try:
-                e = self.parse_expr(
-                    ex.when, full_scope, (*epath, "when"), scope_name=f"exclusion {ex.id}"
-                )
-            except PackError as exc:
-                self.problems.extend(exc.problems)
+            e = self.try_expr(
+                ex.when, full_scope, (*epath, "when"), scope_name=f"exclusion {ex.id}"
+            )
+            if e is None:
                 continue
             exclusions.append(
                 CompiledCheck(
@@ -815,12 +820,8 @@ class PackCompiler:
             mpath = (*path, "measures", i)
             when = None
             if m.when is not None:
-                try:
-                    cond = self.parse_expr(
-                        m.when, mscope, (*mpath, "when"), scope_name=f"measure {m.id}"
-                    )
-                except PackError as exc:
-                    self.problems.extend(exc.problems)
+                cond = self.try_expr(m.when, mscope, (*mpath, "when"), scope_name=f"measure {m.id}")
+                if cond is None:
                     continue
                 when = self._lambda(
                     cond, ["s", "grade", "rank", "H"], {"grade": "grade", "rank": "rank"}
@@ -1011,15 +1012,13 @@ class PackCompiler:
                 if crit.id in seen:
                     self.error((*cpath, "id"), f"duplicate criterion id {crit.id!r}")
                 seen.add(crit.id)
-                try:
-                    e = self.parse_expr(
-                        crit.when,
-                        scope,
-                        (*cpath, "when"),
-                        scope_name=f"criterion {crit.id}",
-                    )
-                except PackError as exc:
-                    self.problems.extend(exc.problems)
+                e = self.try_expr(
+                    crit.when,
+                    scope,
+                    (*cpath, "when"),
+                    scope_name=f"criterion {crit.id}",
+                )
+                if e is None:
                     continue
                 checks.append(
                     CompiledCheck(
@@ -1163,12 +1162,8 @@ class PackCompiler:
                     (*vpath, "grade"),
                     f"unknown grade {veto.grade!r}; grades are {', '.join(grades)}",
                 )
-            try:
-                e = self.parse_expr(
-                    veto.when, scope, (*vpath, "when"), scope_name=f"veto {veto.id}"
-                )
-            except PackError as exc:
-                self.problems.extend(exc.problems)
+            e = self.try_expr(veto.when, scope, (*vpath, "when"), scope_name=f"veto {veto.id}")
+            if e is None:
                 continue
             vetoes.append(
                 CompiledCheck(
@@ -1238,12 +1233,8 @@ class PackCompiler:
                     )
                 elif not _value_fits(param.type, value):
                     self.error((*gpath, "params", name), f"{value!r} is not a {param.type}")
-            try:
-                e = self.parse_expr(
-                    group.when, scope, (*gpath, "when"), scope_name=f"group {group.id}"
-                )
-            except PackError as exc:
-                self.problems.extend(exc.problems)
+            e = self.try_expr(group.when, scope, (*gpath, "when"), scope_name=f"group {group.id}")
+            if e is None:
                 continue
             out.append(
                 CompiledGroup(

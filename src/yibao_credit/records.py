@@ -466,6 +466,45 @@ _PY_TYPES: dict[str, tuple[type, ...]] = {
     "date": (dt.date,),
 }
 
+_MISSING = object()
+
+
+def _typed(value: Any, kind: str) -> bool:
+    """Whether a value already has an attribute type (a bool is not a number here)."""
+    if isinstance(value, bool):
+        return kind == "bool"
+    return isinstance(value, _PY_TYPES[kind])
+
+
+def _typed_value(
+    spec: AttributeSpec, name: str, value: Any, what: str, where: Location, owner: str
+) -> tuple[Any, Problem | None]:
+    """A declared attribute's value converted to its type (CSV gives text), its default when
+    absent, or the problem with it. ``_MISSING`` stands for "absent, and no default"."""
+    if value is None:
+        if spec.required:
+            return _MISSING, Problem(
+                f"record.{what}.missing-attribute", f"{owner} needs {name!r}", where
+            )
+        return (spec.default if spec.default is not None else _MISSING), None
+    converted = value
+    if not _typed(value, spec.type):
+        try:
+            converted = _ADAPTERS[spec.type].validate_python(value)
+        except ValidationError:
+            return _MISSING, Problem(
+                f"record.{what}.attribute-type",
+                f"{name!r} must be {spec.type} for {owner}, got {value!r}",
+                where,
+            )
+    if spec.choices is not None and converted not in spec.choices:
+        return _MISSING, Problem(
+            f"record.{what}.attribute-choice",
+            f"{name!r} must be one of {', '.join(spec.choices)}; got {value!r}",
+            where,
+        )
+    return converted, None
+
 
 def check_event_kinds(records: Records, kinds: Mapping[str, EventKind]) -> None:
     """Check each event against its kind's attributes, and fill in declared defaults.
@@ -476,10 +515,7 @@ def check_event_kinds(records: Records, kinds: Mapping[str, EventKind]) -> None:
     problems: list[Problem] = []
     known = ", ".join(sorted(kinds))
     plan = {
-        k.name: [
-            (name, spec, name in _EVENT_NAMES, _PY_TYPES[spec.type])
-            for name, spec in k.attributes.items()
-        ]
+        k.name: [(name, spec, name in _EVENT_NAMES) for name, spec in k.attributes.items()]
         for k in kinds.values()
     }
     for e in records.events:
@@ -498,43 +534,21 @@ def check_event_kinds(records: Records, kinds: Mapping[str, EventKind]) -> None:
         if not specs:
             continue
         extra = e.__pydantic_extra__
-        for name, spec, core, pytypes in specs:
+        for name, spec, core in specs:
             value = getattr(e, name) if core else (extra.get(name) if extra else None)
-            if value is None:
-                if spec.required:
-                    problems.append(
-                        Problem(
-                            "record.event.missing-attribute",
-                            f"a {e.kind!r} event needs {name!r}",
-                            records.where("event", e.id, name),
-                        )
-                    )
-                elif spec.default is not None:
-                    _set_attr(e, name, spec.default)
-                continue
-            converted = value
-            if not isinstance(value, pytypes) or (isinstance(value, bool) and bool not in pytypes):
-                try:
-                    converted = _ADAPTERS[spec.type].validate_python(value)
-                except ValidationError:
-                    problems.append(
-                        Problem(
-                            "record.event.attribute-type",
-                            f"{name!r} must be {spec.type} for a {e.kind!r} event, got {value!r}",
-                            records.where("event", e.id, name),
-                        )
-                    )
-                    continue
-            if spec.choices is not None and converted not in spec.choices:
-                problems.append(
-                    Problem(
-                        "record.event.attribute-choice",
-                        f"{name!r} must be one of {', '.join(spec.choices)}; got {value!r}",
-                        records.where("event", e.id, name),
-                    )
-                )
-                continue
-            if converted is not value:
+            if value is not None and spec.choices is None and _typed(value, spec.type):
+                continue  # already typed (the common case): nothing to convert or check
+            converted, problem = _typed_value(
+                spec,
+                name,
+                value,
+                "event",
+                records.where("event", e.id, name),
+                f"a {e.kind!r} event",
+            )
+            if problem is not None:
+                problems.append(problem)
+            elif converted is not _MISSING and converted is not value:
                 _set_attr(e, name, converted)
     if problems:
         raise RecordError(problems[:MAX_PROBLEMS])
@@ -552,41 +566,18 @@ def check_subject_attributes(records: Records, specs: Mapping[str, AttributeSpec
             extra = {}
             object.__setattr__(s, "__pydantic_extra__", extra)
         for name, spec in specs.items():
-            value = extra.get(name)
-            if value is None:
-                if spec.required:
-                    problems.append(
-                        Problem(
-                            "record.subject.missing-attribute",
-                            f"subject {s.id!r}: the pack declares {name!r} required for every "
-                            "subject",
-                            records.where("subject", s.id, name),
-                        )
-                    )
-                elif spec.default is not None:
-                    extra[name] = spec.default
-                continue
-            try:
-                converted = _ADAPTERS[spec.type].validate_python(value)
-            except ValidationError:
-                problems.append(
-                    Problem(
-                        "record.subject.attribute-type",
-                        f"{name!r} must be {spec.type}, got {value!r}",
-                        records.where("subject", s.id, name),
-                    )
-                )
-                continue
-            if spec.choices is not None and converted not in spec.choices:
-                problems.append(
-                    Problem(
-                        "record.subject.attribute-choice",
-                        f"{name!r} must be one of {', '.join(spec.choices)}; got {value!r}",
-                        records.where("subject", s.id, name),
-                    )
-                )
-                continue
-            extra[name] = converted
+            converted, problem = _typed_value(
+                spec,
+                name,
+                extra.get(name),
+                "subject",
+                records.where("subject", s.id, name),
+                f"subject {s.id!r}",
+            )
+            if problem is not None:
+                problems.append(problem)
+            elif converted is not _MISSING:
+                extra[name] = converted
         if len(problems) >= MAX_PROBLEMS:
             break
     if problems:
