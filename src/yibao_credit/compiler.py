@@ -162,6 +162,7 @@ class CompiledItem:
     points: float | None
     cap: float | None
     reads: tuple[str, ...]
+    monitoring: bool = False
 
 
 @dataclass(frozen=True)
@@ -251,13 +252,17 @@ class CompiledRuleset:
     history: tuple[CompiledHistoryFact, ...] = ()
     score: CompiledScore | None = None
     groups: tuple[CompiledGroup, ...] = ()
+    condition: Callable[[Subject], bool] | None = None
+    """The ruleset's ``applies_to.when``, ready to call (parameters do not enter it)."""
     has_provisional: bool = False
     """Whether any rule of the ruleset (or of the pack's procedures) is provisional."""
 
     def applies(self, subject: Subject) -> bool:
         if subject.type != self.type:
             return False
-        return self.categories is None or subject.category in self.categories
+        if self.categories is not None and subject.category not in self.categories:
+            return False
+        return self.condition is None or bool(self.condition(subject))
 
 
 class StepFailed(Exception):
@@ -616,6 +621,8 @@ class PackCompiler:
     def _check_overlapping_rulesets(self) -> None:
         seen: dict[tuple[str, str | None], str] = {}
         for rid, rs in self.model.rulesets.items():
+            if rs.applies_to.when is not None:
+                continue  # conditions are checked per subject: one ruleset each, or an error
             cats: list[str | None] = list(rs.applies_to.categories or []) or [None]
             for cat in cats:
                 for (t, c), other in seen.items():
@@ -801,6 +808,22 @@ class PackCompiler:
             )
             default_grade = grades[-1]
         groups = self._groups(rs, path)
+        condition = None
+        if rs.applies_to.when is not None:
+            test = self.try_expr(
+                rs.applies_to.when,
+                self.subject_scope((), self._categories()),
+                (*path, "applies_to", "when"),
+                scope_name=f"ruleset {rid} applies_to",
+            )
+            if test is not None:
+                if any(n in self.param_types for n in test.names):
+                    self.error(
+                        (*path, "applies_to", "when"),
+                        "which ruleset grades a subject cannot depend on parameters",
+                    )
+                else:
+                    condition = self._lambda(test, ["s"], {})(None, {})
         rollups = tuple(
             r
             for r in (
@@ -894,6 +917,7 @@ class PackCompiler:
             history=history,
             score=score,
             groups=groups,
+            condition=condition,
             has_provisional=_any_provisional(rs)
             or any(p.provisional for p in self.model.procedures)
             or any(w.provisional for w in self.model.windows.values()),
@@ -1129,6 +1153,7 @@ class PackCompiler:
                     item.points if not isinstance(item.points, str) else None,
                     item.cap,
                     reads,
+                    item.monitoring,
                 )
                 items.append(compiled)
                 exprs.append((compiled.slot, points_expr, when_expr))
@@ -1145,6 +1170,19 @@ class PackCompiler:
                     tuple(items),
                 )
             )
+        if grading.points_total is not None:
+            missing = [c.id for c in grading.categories if c.max is None]
+            if missing:
+                self.error(
+                    (*path, "points_total"),
+                    f"points_total needs every category's max; {', '.join(missing)} has none",
+                )
+            elif abs(sum(c.max or 0 for c in grading.categories) - grading.points_total) > 1e-9:
+                total = sum(c.max or 0 for c in grading.categories)
+                self.error(
+                    (*path, "points_total"),
+                    f"the categories' max add up to {total:g}, not {grading.points_total:g}",
+                )
         if grading.weights_total is not None:
             total = sum(c.weight for c in categories)
             if abs(total - grading.weights_total) > 1e-9:

@@ -85,6 +85,15 @@ def round_half_up(value: float) -> int:
     return int(Decimal(str(value)).quantize(Decimal(1), rounding=ROUND_HALF_UP))
 
 
+def linear(x: float, x0: float, x1: float, y0: float, y1: float) -> float:
+    """Points on a straight line between two bounds, held at the bounds beyond them."""
+    if x0 == x1:
+        return y1 if x >= x1 else y0
+    t = (x - x0) / (x1 - x0)
+    t = 0.0 if t < 0 else 1.0 if t > 1 else t
+    return y0 + t * (y1 - y0)
+
+
 def days_between(start: dt.date, end: dt.date) -> int:
     return (end - start).days
 
@@ -116,6 +125,18 @@ FUNCTIONS: dict[str, Function] = {
     ),
     "days_between": Function(days_between, ("date", "date"), "int", "days from start to end"),
     "year": Function(year_of, ("date",), "int", "the calendar year of a date"),
+    "linear": Function(
+        lambda x, x0, x1, y0, y1: linear(x, x0, x1, y0, y1),
+        ("numeric", "numeric", "numeric", "numeric", "numeric"),
+        "number",
+        "linear(x, x0, x1, y0, y1): y0 at x0, y1 at x1, straight between, held beyond",
+    ),
+    "text": Function(
+        lambda n: str(n),
+        ("numeric",),
+        "str",
+        "a whole number as text, e.g. a period label: text(year(as_of) - 1)",
+    ),
 }
 
 _ALLOWED_NODES: tuple[type[ast.AST], ...] = (

@@ -19,7 +19,7 @@ from pydantic import BaseModel, ValidationError
 from . import pack_schema
 from .calendar import WorkingCalendar, YearArrangement, default_calendar
 from .compiler import CompiledProcedure, CompiledRuleset, PackCompiler, declared_kinds
-from .errors import PackError, Problem
+from .errors import EvaluationError, PackError, Problem
 from .history import HistoryRecords
 from .lifecycle import ProcedureRecords
 from .pack_schema import PackModel, Provenance
@@ -162,10 +162,18 @@ class Policy:
         return self.model.pack.version
 
     def ruleset_for(self, subject: Subject) -> CompiledRuleset | None:
-        for rs in self.rulesets.values():
-            if rs.applies(subject):
-                return rs
-        return None
+        """The one ruleset that grades a subject; two would be a contradiction in the pack."""
+        found = [rs for rs in self.rulesets.values() if rs.applies(subject)]
+        if len(found) > 1:
+            raise EvaluationError(
+                Problem(
+                    "eval.two-rulesets",
+                    f"subject {subject.id!r} is graded by rulesets {found[0].id!r} and "
+                    f"{found[1].id!r}: their applies_to must not overlap",
+                    self.doc.locate(("rulesets", found[1].id, "applies_to")),
+                )
+            )
+        return found[0] if found else None
 
     def provisional(self) -> list[ProvisionalValue]:
         """Every provisional rule or value, in file order."""

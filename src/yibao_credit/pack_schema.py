@@ -257,6 +257,8 @@ class ScoreItem(Provenance):
     per: Identifier | None = None
     when: str | None = None
     cap: float | None = Field(default=None, gt=0)
+    monitoring: bool = False
+    """A provincial monitoring indicator (全省监测指标): flagged in the trace."""
 
 
 class ScoreCategory(Provenance):
@@ -305,6 +307,9 @@ class ScoreGrading(Provenance):
     bands: list[Band] = Field(min_length=1)
     weights_total: float | None = None
     """When given, the categories' weights must add up to it (checked at load)."""
+    points_total: float | None = None
+    """When given, the categories' ``max`` (each must have one) must add up to it: a 100-point
+    system whose parts are set by different authorities stays a 100-point system."""
 
 
 class Group(Provenance):
@@ -390,8 +395,12 @@ class History(Strict):
 
 
 class AppliesTo(Strict):
+    """Which subjects a ruleset grades: a type, optionally some categories, optionally a
+    condition over the subject (``inpatient`` for institutions with inpatient service)."""
+
     type: str
     categories: list[str] | None = None
+    when: str | None = None
 
 
 class Ruleset(Strict):

@@ -452,6 +452,8 @@ def _score_steps(result: Result, full: bool, checks: frozenset[str]) -> Iterator
                 inputs += (("points", item.points),)
             if item.cap is not None:
                 inputs += (("cap", item.cap),)
+            if item.monitoring:
+                inputs += (("monitoring", True),)
             points = values[item.slot]
             yield (
                 item.step,
