@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import datetime as dt
 import difflib
-import hashlib
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,11 +19,12 @@ from . import pack_schema
 from .calendar import WorkingCalendar, YearArrangement, default_calendar
 from .compiler import CompiledProcedure, CompiledRuleset, PackCompiler, declared_kinds
 from .errors import EvaluationError, PackError, Problem
+from .extends import read_pack_document
 from .history import HistoryRecords
 from .lifecycle import ProcedureRecords
 from .pack_schema import PackModel, Provenance
 from .records import AttributeSpec, EventKind, Records, Subject
-from .sourcemap import PathKey, YamlDocument, format_path, read_yaml
+from .sourcemap import PathKey, YamlDocument, format_path
 from .validity import ValidityRules
 
 if TYPE_CHECKING:
@@ -123,13 +123,14 @@ class Policy:
         self,
         model: PackModel,
         doc: YamlDocument,
-        raw: bytes,
+        sha256: str,
         rulesets: Mapping[str, CompiledRuleset],
     ) -> None:
         self.model = model
         self.doc = doc
         self.file = doc.file
-        self.sha256 = hashlib.sha256(raw).hexdigest()
+        self.sha256 = sha256
+        """The pack file's SHA-256 (for a pack that extends another: of the whole chain)."""
         self.rulesets = dict(rulesets)
         self.event_kinds: dict[str, EventKind] = declared_kinds(model)
         self.procedures: dict[str, CompiledProcedure] = {}
@@ -248,11 +249,11 @@ def parse_pack(doc: YamlDocument) -> PackModel:
 
 def load_policy(path: str | Path) -> Policy:
     """Read, validate and compile a pack file; raises PackError with every problem found."""
-    doc, raw = read_yaml(path)
+    doc, digest = read_pack_document(path)
     model = parse_pack(doc)
     compiler = PackCompiler(model, doc)
     rulesets = compiler.compile()
-    policy = Policy(model, doc, raw, rulesets)
+    policy = Policy(model, doc, digest, rulesets)
     policy.procedures = compiler.procedures()
     policy.arrangements = compiler.calendar()
     policy.validity = ValidityRules(*compiler.validity())

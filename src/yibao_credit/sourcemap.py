@@ -54,17 +54,28 @@ class YamlDocument:
 
         return position
 
+    files: dict[PathKey, str] = field(default_factory=dict)
+    """Where a path was written, for a document merged from several files (``extends``):
+    the file of the deepest prefix listed; ``file`` otherwise."""
+
+    def file_of(self, path: PathKey) -> str:
+        p = path
+        while True:
+            if p in self.files:
+                return self.files[p]
+            if not p:
+                return self.file
+            p = p[:-1]
+
     def locate(self, path: Sequence[str | int], key: bool = False) -> Location:
         """The closest known position for a path: the deepest prefix that exists."""
         table = self.key_positions if key else self.positions
         p = tuple(path)
         while p:
-            if p in table:
-                line, col = table[p]
-                return Location(self.file, line, col, format_path(path))
-            if p in self.positions:
-                line, col = self.positions[p]
-                return Location(self.file, line, col, format_path(path))
+            for t in (table, self.positions):
+                if p in t:
+                    line, col = t[p]
+                    return Location(self.file_of(p), line, col, format_path(path))
             p = p[:-1]
         line, col = self.positions.get((), (1, 1))
         return Location(self.file, line, col, format_path(path) or None)
