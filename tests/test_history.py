@@ -481,12 +481,6 @@ def test_evaluation_on_29_february_finds_the_result_of_28_february() -> None:
     assert cycles(r)[0]["status"] == "missing"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="reported: the cycle after 2024-02-29 ends 2025-02-28 (第202条, as the pack's "
-    "agreement_year_ended note reads it), but history looks back 2025-02-28 - 1y = 2024-02-28, "
-    "so a result as of 29 February is never found as the previous cycle",
-)
 def test_a_result_of_29_february_is_the_cycle_before_28_february_next_year() -> None:
     r = result(run_with([past("A", "2024-02-29")], as_of=dt.date(2025, 2, 28)), "A")
     assert step(r, HELD)["outcome"] == 1
@@ -505,21 +499,11 @@ def test_history_from_python_dicts_is_result_to_dict_of_last_year() -> None:
     assert result(run, "B").history == {"excellent_before": 0, "previous_grade": TWO}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="reported: history_from_python keeps the last of two results for one (subject, "
-    "as_of) silently, where read_history raises record.history.duplicate",
-)
 def test_a_duplicate_in_python_history_is_an_error() -> None:
     with pytest.raises(yc.RecordError):
         run_with([past("A", "2023-12-31"), past("A", "2023-12-31", ONE)])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="reported: history records are not checked: status is any string and grade any "
-    "label, so a typo ('Graded') silently turns a ★★★ cycle into a non-run",
-)
 @pytest.mark.parametrize(
     "row",
     [

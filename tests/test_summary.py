@@ -139,14 +139,20 @@ PROCEDURES = [
 
 
 def test_lifecycle_stages_are_counted_when_procedures_are_given() -> None:
-    """三(三): one count per notified result; a corrected grade is counted as corrected."""
+    """三(三): one count per result once procedure records are given; those not yet notified
+    are pre_evaluation; a corrected grade is counted as corrected."""
     assert summarize(example_run())["lifecycle_stages"] == {}
     run = example_run(procedures=PROCEDURES, on=dt.date(2025, 2, 5))
     summary = summarize(run)
-    assert summary["lifecycle_stages"] == {"final": 2, "notified": 1, "under_review": 1}
+    assert summary["lifecycle_stages"] == {
+        "final": 2,
+        "notified": 1,
+        "under_review": 1,
+        "pre_evaluation": summary["subjects"] - 4,
+    }
     assert summary["by_outcome"][ONE] == OUTCOMES[ONE] - 1
     assert summary["by_outcome"][TWO] == OUTCOMES[TWO] + 1
-    assert "lifecycle: final 2, notified 1, under_review 1" in summary_table(summary)
+    assert "lifecycle: final 2, notified 1, pre_evaluation 38, under_review 1" in summary_table(summary)
 
 
 def test_the_summary_is_the_same_whatever_the_input_order() -> None:
@@ -232,4 +238,9 @@ def test_cli_summary_with_procedures_and_output_file(
     assert code == 0
     assert out == ""
     data = json.loads(output.read_text(encoding="utf-8"))
-    assert data["lifecycle_stages"] == {"final": 2, "notified": 1, "under_review": 1}
+    assert data["lifecycle_stages"] == {
+        "final": 2,
+        "notified": 1,
+        "under_review": 1,
+        "pre_evaluation": data["subjects"] - 4,
+    }

@@ -79,7 +79,7 @@ def _run(args: argparse.Namespace) -> tuple[Policy, Records, Run]:
     """Load the pack and every input the arguments name, and evaluate."""
     policy = load_policy(args.policy)
     records = load_records(args.subjects, args.events)
-    history = read_history(args.history, policy.id) if args.history else None
+    history = read_history(args.history, policy.id, policy.grade_labels) if args.history else None
     procedures = read_procedures(args.procedures) if args.procedures else None
     run = evaluate(policy, records, args.as_of, history=history, procedures=procedures, on=args.on)
     _report(run.warnings, sys.stderr, "warning")

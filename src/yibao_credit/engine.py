@@ -203,6 +203,20 @@ def _prepare(
                 "missing, so history facts hold no grade and no streak",
             )
         )
+    if history is not None:
+        labels = policy.grade_labels
+        unknown = [(key, r) for key, r in history.results.items()
+                   if r.grade is not None and r.grade not in labels]
+        if unknown:
+            key, r = unknown[0]
+            raise RecordError(
+                Problem(
+                    "record.history.unknown-grade",
+                    f"{r.grade!r} is not a grade of this pack ({', '.join(sorted(labels))}); "
+                    f"{len(unknown)} such result(s)",
+                    Location(history.file, history.lines.get(key), None, "grade"),
+                )
+            )
     if procedures is not None:
         known = {s.id for s in records.subjects}
         for sid, steps in sorted(procedures.by_subject.items()):
@@ -320,7 +334,7 @@ def _run(prepared: Prepared) -> Run:
         append(result)
     _roll_up(policy, results, warnings, context)
     if context.procedures is not None:
-        _apply_lifecycle(results, context)
+        _apply_lifecycle(results, context, warnings)
     _measures(results, context)
     return Run(context, results, warnings)
 
@@ -355,15 +369,17 @@ def _history_of(
     return values, cycles
 
 
-def _apply_lifecycle(results: list[Result], context: RunContext) -> None:
+def _apply_lifecycle(results: list[Result], context: RunContext, warnings: list[Problem]) -> None:
     """Stage, deadlines and decisions per result; a corrected decision changes the grade."""
     procedures = context.procedures
     assert procedures is not None
     policy = context.policy
+    later: list[str] = []
     for r in results:
-        steps = procedures.by_subject.get(r.subject.id)
-        if not steps:
-            continue
+        steps = procedures.by_subject.get(r.subject.id, {})
+        if context.on is not None:
+            later += [rec.id for rec in steps.values() if rec.date > context.on]
+            steps = {k: rec for k, rec in steps.items() if rec.date <= context.on}
         try:
             life = lifecycle_of(
                 steps,
@@ -390,6 +406,14 @@ def _apply_lifecycle(results: list[Result], context: RunContext) -> None:
                 )
             r.grade, r.status, r.exclusion = decision.grade, "graded", None
         r.lifecycle = life
+    if later:
+        warnings.append(
+            Problem(
+                "eval.after-on",
+                f"{len(later)} procedure record(s) dated after --on {context.on} were not yet "
+                f"known on that day and are not applied; first: {sorted(later)[0]!r}",
+            )
+        )
 
 
 def _measures(results: list[Result], context: RunContext) -> None:

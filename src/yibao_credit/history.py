@@ -9,15 +9,16 @@ the trace and never assumed to have had any grade.
 
 from __future__ import annotations
 
+import calendar
 import csv
 import datetime as dt
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 
 from .errors import Location, Problem, RecordError
 from .expressions import parse_period, shift_period
@@ -31,10 +32,18 @@ class PastResult(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True)
 
     subject_id: str
-    status: str
+    status: Literal["graded", "excluded"]
     grade: str | None = None
     as_of: IsoDate
     policy_id: str | None = None
+
+    @model_validator(mode="after")
+    def _grade_iff_graded(self) -> PastResult:
+        if self.status == "graded" and not self.grade:
+            raise ValueError("a graded result needs its grade")
+        if self.status == "excluded" and self.grade:
+            raise ValueError("an excluded result has no grade")
+        return self
 
 
 @dataclass
@@ -57,12 +66,80 @@ def _row(raw: dict[str, Any]) -> dict[str, Any]:
     return {k: (None if v == "" else v) for k, v in raw.items()}
 
 
-def read_history(path: str | Path, policy_id: str | None = None) -> HistoryRecords:
-    """Read a file of earlier results; results of another pack (by id) are an error."""
+class _Collector:
+    """Adds rows to HistoryRecords with the same checks whatever the source."""
+
+    def __init__(self, name: str, policy_id: str | None, grades: frozenset[str] | None) -> None:
+        self.out = HistoryRecords(file=name)
+        self.problems: list[Problem] = []
+        self.policy_id = policy_id
+        self.grades = grades
+
+    def add(self, line: int, raw: Any) -> None:
+        loc = Location(self.out.file, line)
+        try:
+            data = json.loads(raw) if isinstance(raw, str) else raw
+            if not isinstance(data, dict):
+                raise ValueError("each line must be a JSON object")
+            record = PastResult.model_validate(_row(data))
+        except ValidationError as exc:
+            message = "; ".join(
+                f"{'.'.join(map(str, e['loc'])) or 'result'}: "
+                f"{e['msg'].removeprefix('Value error, ')}"
+                for e in exc.errors(include_url=False)
+            )
+            self.problems.append(Problem("record.history", message, loc))
+            return
+        except ValueError as exc:
+            self.problems.append(Problem("record.history", str(exc).splitlines()[0], loc))
+            return
+        if self.policy_id is not None and record.policy_id not in (None, self.policy_id):
+            self.problems.append(
+                Problem(
+                    "record.history.other-policy",
+                    f"a result of pack {record.policy_id!r}, not {self.policy_id!r}",
+                    Location(self.out.file, line, None, "policy"),
+                )
+            )
+            return
+        if self.grades is not None and record.grade is not None and record.grade not in self.grades:
+            self.problems.append(
+                Problem(
+                    "record.history.unknown-grade",
+                    f"{record.grade!r} is not a grade of this pack "
+                    f"({', '.join(sorted(self.grades))})",
+                    Location(self.out.file, line, None, "grade"),
+                )
+            )
+            return
+        key = (record.subject_id, record.as_of)
+        if key in self.out.results:
+            self.problems.append(
+                Problem(
+                    "record.history.duplicate",
+                    f"a second result for {record.subject_id!r} as of {record.as_of} "
+                    f"(first on line {self.out.lines[key]})",
+                    loc,
+                )
+            )
+            return
+        self.out.results[key] = record
+        self.out.lines[key] = line
+
+    def done(self) -> HistoryRecords:
+        if self.problems:
+            raise RecordError(self.problems[:MAX_PROBLEMS])
+        return self.out
+
+
+def read_history(
+    path: str | Path, policy_id: str | None = None, grades: Iterable[str] | None = None
+) -> HistoryRecords:
+    """Read a file of earlier results (.jsonl or .csv, as evaluate writes them); results of
+    another pack, unknown grades, duplicates and malformed rows are errors with their line."""
     p = Path(path)
     name = str(p)
-    problems: list[Problem] = []
-    out = HistoryRecords(file=name)
+    collect = _Collector(name, policy_id, frozenset(grades) if grades is not None else None)
     try:
         handle = p.open(encoding="utf-8-sig", newline="")
     except OSError as exc:
@@ -79,74 +156,25 @@ def read_history(path: str | Path, policy_id: str | None = None) -> HistoryRecor
         else:
             raise RecordError(Problem("record.format", "history is .jsonl or .csv", Location(name)))
         for line, raw in rows:
-            if len(problems) >= MAX_PROBLEMS:
+            if len(collect.problems) >= MAX_PROBLEMS:
                 break
-            try:
-                data = json.loads(raw) if isinstance(raw, str) else raw
-                if not isinstance(data, dict):
-                    raise ValueError("each line must be a JSON object")
-                record = PastResult.model_validate(_row(data))
-            except (ValueError, ValidationError) as exc:
-                message = (
-                    str(exc).splitlines()[0]
-                    if not isinstance(exc, ValidationError)
-                    else (
-                        "; ".join(
-                            f"{'.'.join(map(str, e['loc']))}: {e['msg']}"
-                            for e in exc.errors(include_url=False)
-                        )
-                    )
-                )
-                problems.append(Problem("record.history", message, Location(name, line)))
-                continue
-            if policy_id is not None and record.policy_id not in (None, policy_id):
-                problems.append(
-                    Problem(
-                        "record.history.other-policy",
-                        f"a result of pack {record.policy_id!r}, not {policy_id!r}",
-                        Location(name, line, None, "policy"),
-                    )
-                )
-                continue
-            key = (record.subject_id, record.as_of)
-            if key in out.results:
-                problems.append(
-                    Problem(
-                        "record.history.duplicate",
-                        f"a second result for {record.subject_id!r} as of {record.as_of} "
-                        f"(first on line {out.lines[key]})",
-                        Location(name, line),
-                    )
-                )
-                continue
-            out.results[key] = record
-            out.lines[key] = line
-    if problems:
-        raise RecordError(problems[:MAX_PROBLEMS])
-    return out
+            collect.add(line, raw)
+    return collect.done()
 
 
-def history_from_python(results: Iterable[Mapping[str, Any]]) -> HistoryRecords:
-    """Earlier results given as dicts (e.g. ``result_to_dict`` of last year's run)."""
-    out = HistoryRecords(file="<python>")
-    problems: list[Problem] = []
+def history_from_python(
+    results: Iterable[Mapping[str, Any]],
+    policy_id: str | None = None,
+    grades: Iterable[str] | None = None,
+) -> HistoryRecords:
+    """Earlier results given as dicts (e.g. ``result_to_dict`` of last year's run), checked
+    as a file would be; the position (1-based) stands in for the line."""
+    collect = _Collector(
+        "<python>[history]", policy_id, frozenset(grades) if grades is not None else None
+    )
     for index, raw in enumerate(results, 1):
-        try:
-            record = PastResult.model_validate(_row(dict(raw)))
-        except ValidationError as exc:
-            problems.append(
-                Problem(
-                    "record.history",
-                    str(exc.errors(include_url=False)[0]["msg"]),
-                    Location("<python>", index),
-                )
-            )
-            continue
-        out.results[(record.subject_id, record.as_of)] = record
-        out.lines[(record.subject_id, record.as_of)] = index
-    if problems:
-        raise RecordError(problems)
-    return out
+        collect.add(index, dict(raw))
+    return collect.done()
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,6 +205,18 @@ def look_back(
 ) -> Cycle:
     day = cycle_as_of(as_of, cycle, back)
     found = history.get(subject_id, day) if history is not None else None
+    if (
+        found is None
+        and history is not None
+        and (day.month, day.day) == (2, 28)
+        and calendar.isleap(day.year)
+    ):
+        # The year after 29 February ends on 28 February (《民法典》第202条): a result as of
+        # the 29th is the one a year before a result as of the 28th.
+        leap_day = day.replace(day=29)
+        found = history.get(subject_id, leap_day)
+        if found is not None:
+            day = leap_day
     if found is None:
         return Cycle(day, "missing", None)
     return Cycle(day, found.status, found.grade if found.status == "graded" else None)

@@ -99,7 +99,7 @@ def _index(rows: list[ProcedureRecord], lines: Mapping[str, int], file: str) -> 
                 problems.append(
                     Problem(
                         "record.procedure.missing-step",
-                        f"{sid!r} has a {step} but no {needs}",
+                        f"{sid!r} has {'an' if step[0] in 'aeiou' else 'a'} {step} but no {needs}",
                         out.where(steps[step], "step"),
                     )
                 )

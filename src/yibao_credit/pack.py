@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import difflib
+import itertools
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,7 +19,7 @@ from pydantic import BaseModel, ValidationError
 from . import pack_schema
 from .calendar import WorkingCalendar, YearArrangement, default_calendar
 from .compiler import CompiledProcedure, CompiledRuleset, PackCompiler, declared_kinds
-from .errors import EvaluationError, PackError, Problem
+from .errors import EvaluationError, Location, PackError, Problem
 from .extends import read_pack_document
 from .history import HistoryRecords
 from .lifecycle import ProcedureRecords
@@ -159,6 +160,21 @@ class Policy:
         return self.model.pack.id
 
     @property
+    def grade_labels(self) -> frozenset[str]:
+        """Every grade label of every ruleset (what an earlier result may hold)."""
+        return frozenset(g for rs in self.rulesets.values() for g in rs.grades)
+
+    def selection_date(self, as_of: dt.date) -> dt.date:
+        """The date that picks this pack among its versions: as_of, or the start of the
+        window ``version_by`` names (the evaluated year)."""
+        name = self.model.pack.version_by
+        if name is None:
+            return as_of
+        from .windows import window_bounds
+
+        return window_bounds(self.model.windows[name], as_of).start or as_of
+
+    @property
     def version(self) -> str:
         return self.model.pack.version
 
@@ -209,7 +225,7 @@ class Policy:
             subjects if isinstance(subjects, Records) else records_from_python(subjects, events)
         )
         if history is not None and not isinstance(history, HistoryRecords):
-            history = history_from_python(history)
+            history = history_from_python(history, self.id, self.grade_labels)
         if procedures is not None and not isinstance(procedures, ProcedureRecords):
             procedures = procedures_from_python(procedures)
         return evaluate(self, records, as_of, history=history, procedures=procedures, on=on)
@@ -258,3 +274,69 @@ def load_policy(path: str | Path) -> Policy:
     policy.arrangements = compiler.calendar()
     policy.validity = ValidityRules(*compiler.validity())
     return policy
+
+
+class PolicySet:
+    """The dated versions of one pack (a new indicator table each year): evaluation uses the
+    version in force for the evaluated period, and the result names it."""
+
+    def __init__(self, versions: list[Policy]) -> None:
+        if not versions:
+            raise PackError(Problem("pack.versions", "no pack found"))
+        ids = sorted({v.id for v in versions})
+        if len(ids) > 1:
+            raise PackError(
+                Problem(
+                    "pack.versions",
+                    f"versions of one pack share its id; found {', '.join(ids)}",
+                    Location(versions[0].file),
+                )
+            )
+        self.versions = sorted(versions, key=lambda v: v.model.pack.effective.from_)
+        problems = []
+        for a, b in itertools.pairwise(self.versions):
+            ea, eb = a.model.pack.effective, b.model.pack.effective
+            if ea.to is None or ea.to >= eb.from_:
+                problems.append(
+                    Problem(
+                        "pack.versions.overlap",
+                        f"versions {a.version!r} ({a.file}) and {b.version!r} overlap: "
+                        f"{a.version} runs {ea.from_} .. {ea.to or 'open'}, {b.version} from "
+                        f"{eb.from_}",
+                        b.doc.locate(("pack", "effective")),
+                    )
+                )
+        if problems:
+            raise PackError(problems)
+
+    @property
+    def id(self) -> str:
+        return self.versions[0].id
+
+    def for_as_of(self, as_of: dt.date) -> Policy:
+        """The version in force on the date that picks versions (see ``Meta.version_by``)."""
+        for policy in self.versions:
+            day = policy.selection_date(as_of)
+            eff = policy.model.pack.effective
+            if eff.from_ <= day and (eff.to is None or day <= eff.to):
+                return policy
+        periods = "; ".join(
+            f"{v.version}: {v.model.pack.effective.from_} .. {v.model.pack.effective.to or 'open'}"
+            for v in self.versions
+        )
+        raise EvaluationError(
+            Problem(
+                "eval.no-version",
+                f"no version of pack {self.id!r} is in force for as_of {as_of} ({periods})",
+                Location(self.versions[0].file),
+            )
+        )
+
+
+def load_policies(path: str | Path) -> PolicySet:
+    """A pack file, or a folder of dated versions of one pack (``*.yaml``, tests left out)."""
+    p = Path(path)
+    if p.is_dir():
+        files = sorted(f for f in p.glob("*.yaml") if not f.name.endswith(".tests.yaml"))
+        return PolicySet([load_policy(f) for f in files])
+    return PolicySet([load_policy(p)])

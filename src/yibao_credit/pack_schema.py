@@ -95,6 +95,9 @@ class Meta(Strict):
     effective: Effective
     sources: list[Source] = Field(min_length=1)
     description: str | None = None
+    version_by: Identifier | None = None
+    """Which date picks this version among a pack's dated versions: the start of the named
+    window (the evaluated year, say), or as_of when not given."""
 
 
 class ParamValue(Provenance):

@@ -191,6 +191,7 @@ class JsonlWriter:
                 return None
         subject = result.subject
         return (
+            id(result.context),
             id(rs),
             values[: len(rs.fact_slots)],
             tuple([subject.attr(n) for n in rs.subject_reads]),

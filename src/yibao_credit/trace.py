@@ -178,6 +178,9 @@ def _decisive_checks(result: Result) -> set[str]:
     rs, values = result.ruleset, result.values
     if result.status == "excluded":
         return {f"exclusion.{result.exclusion}"}
+    life = result.lifecycle
+    if life is not None and life.evaluated_exclusion is not None:
+        return {f"exclusion.{life.evaluated_exclusion}"}  # excluded, then corrected
     if rs.score is not None:
         items = [i.step.id for c in rs.score.categories for i in c.items if values[i.slot]]
         vetoes = [v.step.id for v in rs.score.vetoes if values[v.slot]]
@@ -549,20 +552,35 @@ def _lifecycle_steps(result: Result, life: Lifecycle) -> Iterator[Step]:
                 False,
             )
         if proc.trigger == "objection" and life.decision is not None:
-            decision = life.decision
-            yield (
-                proc.outcome_step,
-                decision.outcome,
-                (
-                    ("decided", decision.date),
-                    ("due", d.due),
-                    ("in_time", life.decision_in_time),
-                    ("grade_before", life.evaluated_grade),
-                    ("grade_after", result.grade),
-                ),
-                (decision.id,),
-                decision.outcome == "corrected",
-            )
+            yield _decision_step(result, life, proc.outcome_step, d.due)
+    review = result.context.policy.procedures.get("objection")
+    reviewed = any(d.procedure.trigger == "objection" for d in life.deadlines)
+    if life.decision is not None and review is not None and not reviewed:
+        # A decision with no review window counted (the objection came late): shown all the
+        # same, since it changed (or upheld) the result.
+        yield _decision_step(result, life, review.outcome_step, None)
+
+
+def _decision_step(result: Result, life: Lifecycle, spec: StepSpec, due: Any) -> Step:
+    decision = life.decision
+    assert decision is not None
+    before = life.evaluated_grade or (
+        f"excluded: {life.evaluated_exclusion}" if life.evaluated_exclusion else None
+    )
+    return (
+        spec,
+        decision.outcome,
+        (
+            ("decided", decision.date),
+            ("due", due),
+            ("in_time", life.decision_in_time),
+            ("objection_in_time", life.objection_in_time),
+            ("grade_before", before),
+            ("grade_after", result.grade),
+        ),
+        (decision.id,),
+        decision.outcome == "corrected",
+    )
 
 
 def _inputs(result: Result, names: tuple[str, ...]) -> tuple[tuple[str, Any], ...]:
