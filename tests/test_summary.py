@@ -152,7 +152,8 @@ def test_lifecycle_stages_are_counted_when_procedures_are_given() -> None:
     }
     assert summary["by_outcome"][ONE] == OUTCOMES[ONE] - 1
     assert summary["by_outcome"][TWO] == OUTCOMES[TWO] + 1
-    assert "lifecycle: final 2, notified 1, pre_evaluation 38, under_review 1" in summary_table(summary)
+    table = summary_table(summary)
+    assert "lifecycle: final 2, notified 1, pre_evaluation 38, under_review 1" in table
 
 
 def test_the_summary_is_the_same_whatever_the_input_order() -> None:

@@ -205,8 +205,11 @@ def _prepare(
         )
     if history is not None:
         labels = policy.grade_labels
-        unknown = [(key, r) for key, r in history.results.items()
-                   if r.grade is not None and r.grade not in labels]
+        unknown = [
+            (key, r)
+            for key, r in history.results.items()
+            if r.grade is not None and r.grade not in labels
+        ]
         if unknown:
             key, r = unknown[0]
             raise RecordError(
