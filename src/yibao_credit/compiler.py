@@ -1237,8 +1237,8 @@ class PackCompiler:
         if bands and len(bands) == len(grading.bands):
             low = -math.inf if grading.floor is None else grading.floor
             high = math.inf if grading.ceiling is None else grading.ceiling
-            for message in real_coverage([b.interval for b in bands], low, high):
-                self.error((*path, "bands"), f"score bands: {message}")
+            for row, message in real_coverage([b.interval for b in bands], low, high):
+                self.error((*path, "bands", row - 1, "range"), f"score bands: {message}")
         if len(self.problems) > before:
             return None, [], []
         score = CompiledScore(

@@ -82,30 +82,43 @@ class RealInterval:
         )
 
 
-def real_coverage(rows: list[RealInterval], low: float, high: float) -> list[str]:
-    """Gaps and overlaps of intervals over the whole range [low, high] (each value once)."""
-    problems: list[str] = []
+def real_coverage(rows: list[RealInterval], low: float, high: float) -> list[tuple[int, str]]:
+    """Gaps and overlaps of intervals over the whole range [low, high] (each value once), as
+    (row, message): the row an analyst should look at first."""
+    problems: list[tuple[int, str]] = []
     ordered = sorted(rows, key=lambda r: (r.low, not r.low_inclusive))
     first, last = ordered[0], ordered[-1]
     if first.low > low or (first.low == low and not first.low_inclusive and low != -math.inf):
         problems.append(
-            f"no band covers the lowest scores: row {first.row} starts at "
-            f"{first.describe()} but scores go down to {low:g}"
+            (
+                first.row,
+                f"no band covers the lowest scores: row {first.row} starts "
+                f"at {first.describe()} but scores go down to {low:g}",
+            )
         )
     if last.high < high or (last.high == high and not last.high_inclusive and high != math.inf):
         problems.append(
-            f"no band covers the highest scores: row {last.row} ends at "
-            f"{last.describe()} but scores go up to {high:g}"
+            (
+                last.row,
+                f"no band covers the highest scores: row {last.row} ends at "
+                f"{last.describe()} but scores go up to {high:g}",
+            )
         )
     for a, b in itertools.pairwise(ordered):
         if a.high < b.low or (a.high == b.low and not a.high_inclusive and not b.low_inclusive):
             problems.append(
-                f"gap between rows {a.row} {a.describe()} and {b.row} "
-                f"{b.describe()}: a score there has no grade"
+                (
+                    b.row,
+                    f"gap between rows {a.row} {a.describe()} and {b.row} "
+                    f"{b.describe()}: a score there has no grade",
+                )
             )
         elif a.high > b.low or (a.high == b.low and a.high_inclusive and b.low_inclusive):
             problems.append(
-                f"rows {a.row} {a.describe()} and {b.row} {b.describe()} overlap: "
-                "a score there has two grades"
+                (
+                    b.row,
+                    f"rows {a.row} {a.describe()} and {b.row} {b.describe()} "
+                    "overlap: a score there has two grades",
+                )
             )
     return problems

@@ -91,19 +91,11 @@ def _value_json(value: Any) -> str:
         return int.__repr__(value)
     if kind is dt.date:
         return f'"{value.isoformat()}"'
-    return dumps(_jsonable_deep(value))
+    return dumps(jsonable(value))
 
 
 def _score_json(score: float | None) -> str:
     return "null" if score is None else dumps(jsonable(score))
-
-
-def _jsonable_deep(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _jsonable_deep(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable_deep(v) for v in value]
-    return jsonable(value)
 
 
 class JsonlWriter:
@@ -301,16 +293,30 @@ def write_table(
     results: Iterable[Result], out: TextIO, lang: str = "zh", trace: str = "full"
 ) -> None:
     """Aligned columns for reading in a terminal."""
-    rows = [["subject_id", "name", "status", "grade", "exclusion", "decided by"]]
+    results = list(results)
+    scored = any(r.score is not None for r in results)
+    rows = [
+        [
+            "subject_id",
+            "name",
+            "status",
+            "grade",
+            *(["score"] if scored else []),
+            "exclusion",
+            "decided by",
+        ]
+    ]
     for r in results:
         d = result_to_dict(r, lang, "decisive")
         decisive = [s["step"] for s in d["trace"] if s.get("decisive")]
+        score = [] if not scored else [f"{jsonable(r.score)}" if r.score is not None else ""]
         rows.append(
             [
                 d["subject_id"],
                 r.subject.name or "",
                 d["status"],
                 d["grade"] or "",
+                *score,
                 d["exclusion"] or "",
                 ", ".join(decisive),
             ]

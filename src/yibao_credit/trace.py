@@ -95,9 +95,12 @@ WORDS = {
 
 
 def jsonable(value: Any) -> Any:
-    """A value as JSON shows it: dates in ISO form, whole floats as integers, tuples as lists."""
-    if isinstance(value, tuple):
+    """A value as JSON shows it: dates in ISO form, whole floats as integers, tuples as lists
+    (all the way down, so a trace step is always JSON-safe)."""
+    if isinstance(value, (tuple, list)):
         return [jsonable(v) for v in value]
+    if isinstance(value, dict):
+        return {k: jsonable(v) for k, v in value.items()}
     if isinstance(value, dt.date):
         return value.isoformat()
     if isinstance(value, float) and value.is_integer():
@@ -628,7 +631,8 @@ def render_text(result: Result, lang: str = "zh", notes: bool = True, detail: st
         f"{w['policy']}: {policy.id} {policy.version} (sha256 {policy.sha256[:12]}…)  "
         f"{w['as_of']}: {result.context.as_of.isoformat()}  [{result.ruleset.id}]",
     ]
-    steps = build_trace(result, lang, detail)
+    raw = list(iter_steps(result, detail))
+    steps = [step_dict(st, lang) for st in raw]
     for step in steps:
         kind = step["step"].split(".", 1)[0]
         mark = "➤" if step.get("decisive") else " "
@@ -666,29 +670,8 @@ def render_text(result: Result, lang: str = "zh", notes: bool = True, detail: st
                 + (f"  [{m['clause']}]" if m["clause"] else "")
             )
     if notes:
-        readings = _notes(result, {step["step"] for step in steps})
+        readings = list(dict.fromkeys(st[0].note.strip() for st in raw if st[0].note))
         if readings:
             lines.append(f"{w['note']}:")
             lines.extend(f"  * {n}" for n in readings)
     return "\n".join(lines)
-
-
-def _notes(result: Result, shown: set[str]) -> list[str]:
-    """Notes on the pack's readings of the steps shown, so a reader sees each choice made."""
-    rs = result.ruleset
-    specs: list[StepSpec] = [
-        *rs.window_steps.values(),
-        *(f.step for f in rs.facts),
-        *(c.step for c in rs.exclusions),
-        *(c.step for r in rs.rules for c in r.criteria),
-        *(r.step for r in rs.rules),
-        rs.default,
-        *(o.rollup.step for o in result.rollups),
-        *(o.band.step for o in result.rollups if o.band),
-    ]
-    out: list[str] = []
-    for spec in specs:
-        seen = spec.id in shown or any(s.startswith(spec.id + ".") for s in shown)
-        if seen and spec.note and spec.note.strip() not in out:
-            out.append(spec.note.strip())
-    return out

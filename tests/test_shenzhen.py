@@ -1,0 +1,642 @@
+"""The Shenzhen pack (policies/shenzhen.yaml) through the public Python API and the CLI.
+
+Sources: the 深圳市医保局 article of 2023-12-22 (seed 004_c438ed20982a4823.txt; cited as
+printed: 一、二、三 with 一是/二是/三是, so 二(一) is 二、一是) and 医保发〔2024〕23号 as
+summarised in /work/shared/seeds/README.md (practitioners' points: 9 in a natural year suspend
+the 医保支付资格, 12 terminate it, reset on 1 January).
+
+The article prints no point value, band, ratio or group boundary: those are provisional in the
+pack and the numbers asserted here follow from them (base 100; per violation −10 clinic and
+pharmacy, −6 other hospital, −4 三级 or 500 beds or more; per breach −5 / −3 / −2; per fraud −20;
+bonus up to 5 / 8 / 10; bands A+ [102, 110], A [90, 102), B [70, 90), C [0, 70)). What the tests
+pin as *published* is the structure: four institution grades, groups by type, level and beds,
+deductions and bonus points, the measures of 三 per grade, the practitioners' thresholds 9 and
+12 within a natural year, and 失信参保人. Unless a test says otherwise the evaluation is as of
+2024-12-31: the evaluation year is 2024-01-01 .. 2024-12-31.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import yibao_credit as yc
+from yibao_credit.cli import main
+
+ROOT = Path(__file__).resolve().parents[1]
+PACK_PATH = ROOT / "policies" / "shenzhen.yaml"
+EXAMPLES = ROOT / "examples" / "shenzhen"
+ART = "深圳市医保局 2023-12-22 信用评价工作报道"
+NHSA = "医保发〔2024〕23号"
+AS_OF = dt.date(2024, 12, 31)
+MID = "2024-06-15"
+RANK = {"A+": 0, "A": 1, "B": 2, "C": 3}
+"""Institution grades, best first (二(三) lists A+级、A级、B级、C级)."""
+
+PACK = yc.load_policy(PACK_PATH)
+
+
+# -- record builders and trace access --------------------------------------------------------
+
+
+def inst(sid: str, category: str = "clinic", **attrs: Any) -> dict[str, Any]:
+    """A designated institution (定点医药机构) as the data contract gives it."""
+    return {"id": sid, "type": "institution", "category": category, **attrs}
+
+
+def doctor(sid: str, category: str = "physician") -> dict[str, Any]:
+    """A 医保医师 or 医保药师 (医保从业人员)."""
+    return {"id": sid, "type": "practitioner", "category": category}
+
+
+def insured(sid: str) -> dict[str, Any]:
+    return {"id": sid, "type": "insured"}
+
+
+def ev(eid: str, sid: str, kind: str, date: str = MID, **attrs: Any) -> dict[str, Any]:
+    return {"id": eid, "subject_id": sid, "kind": kind, "date": date, **attrs}
+
+
+def evaluate(
+    subjects: list[dict[str, Any]],
+    events: list[dict[str, Any]] | None = None,
+    as_of: dt.date = AS_OF,
+) -> yc.Run:
+    run: yc.Run = PACK.evaluate(subjects, events or [], as_of=as_of)
+    return run
+
+
+def one(
+    subject: dict[str, Any], events: list[dict[str, Any]] | None = None, as_of: dt.date = AS_OF
+) -> yc.Result:
+    r = evaluate([subject], events, as_of).get(subject["id"])
+    assert r is not None
+    return r
+
+
+def contract(r: yc.Result) -> dict[str, Any]:
+    """``result_to_dict`` through a JSON round trip: what another system receives."""
+    out: dict[str, Any] = json.loads(json.dumps(yc.result_to_dict(r), ensure_ascii=False))
+    return out
+
+
+def step(r: yc.Result, name: str) -> dict[str, Any]:
+    found = [s for s in contract(r)["trace"] if s["step"] == name]
+    assert len(found) == 1, f"{name!r} occurs {len(found)} times in the trace"
+    return found[0]
+
+
+def decided_by(r: yc.Result) -> str:
+    return [s["step"] for s in contract(r)["trace"] if s.get("decisive")][-1]
+
+
+def measures(r: yc.Result) -> list[str]:
+    return [m["id"] for m in contract(r)["measures"]]
+
+
+def violations(sid: str, n: int, kind: str = "violation") -> list[dict[str, Any]]:
+    """``n`` events of a kind within the 2024 evaluation year."""
+    return [ev(f"{sid}-{kind}-{i}", sid, kind, f"2024-{i + 1:02d}-10") for i in range(n)]
+
+
+def reward(sid: str, points: float, date: str = MID, eid: str | None = None) -> dict[str, Any]:
+    return ev(eid or f"{sid}-w-{points}-{date}", sid, "reward", date, points=points)
+
+
+def points(sid: str, values: list[tuple[str, int]]) -> list[dict[str, Any]]:
+    return [ev(f"{sid}-p{i}", sid, "points", d, points=p) for i, (d, p) in enumerate(values)]
+
+
+# -- the pack and its sources -----------------------------------------------------------------
+
+
+def test_pack_names_both_sources_and_says_what_is_provisional() -> None:
+    """The article (dated 2023-12-22) and 医保发〔2024〕23号 are the pack's sources; the
+    description separates what is published from what is provisional."""
+    meta = PACK.model.pack
+    numbers = {s.id: s.number for s in meta.sources}
+    assert numbers == {"sz_article": ART, "nhsa_2024_23": NHSA}
+    assert meta.sources[0].date == dt.date(2023, 12, 22)
+    assert meta.sources[0].seed == "004_c438ed20982a4823.txt"
+    assert meta.description is not None
+    assert "Published" in meta.description and "Provisional" in meta.description
+
+
+def test_every_published_clause_is_cited_in_the_example_results() -> None:
+    """Each section of the article the pack encodes, and 医保发〔2024〕23号, shows up as a clause
+    of some trace step or measure when the example data set is evaluated."""
+    records = yc.load_records(EXAMPLES / "subjects.jsonl", EXAMPLES / "events.jsonl")
+    run = PACK.evaluate(records, as_of=AS_OF)
+    cited: set[str] = set()
+    for r in run:
+        d = contract(r)
+        cited |= {s["clause"] for s in d["trace"] if s["clause"]}
+        cited |= {m["clause"] for m in d["measures"] if m["clause"]}
+    for clause in ["首段", "一(三)", "二(一)", "二(二)", "二(三)", "三(一)", "三(二)", "三(三)"]:
+        assert f"{ART} {clause}" in cited, clause
+    nhsa = {c for c in cited if c.startswith(NHSA)}
+    assert any("9分暂停" in c for c in nhsa)
+    assert any("12分终止" in c for c in nhsa)
+    assert any("自然年度" in c for c in nhsa)
+    assert all(c.startswith((ART, NHSA)) for c in cited)
+
+
+# -- 二(一)/二(三) institution scores and bands --------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("events", "score", "grade"),
+    [
+        ([reward("C", 2)], 102, "A+"),
+        ([reward("C", 1)], 101, "A"),
+        ([], 100, "A"),
+        (violations("C", 1), 90, "A"),
+        (violations("C", 1) + violations("C", 1, "agreement_breach") + [reward("C", 4)], 89, "B"),
+        (violations("C", 3), 70, "B"),
+        ([*violations("C", 3), reward("C", 1), *violations("C", 1, "agreement_breach")], 66, "C"),
+        (violations("C", 3) + violations("C", 1, "agreement_breach"), 65, "C"),
+    ],
+    ids=["102-A+", "101-A", "100-A", "90-A", "89-B", "70-B", "66-C", "65-C"],
+)
+def test_band_edges_for_a_clinic(events: list[dict[str, Any]], score: float, grade: str) -> None:
+    """二(三) A+/A/B/C from the score (bands provisional): each band's lower edge belongs to it
+    — exactly 102 is A+, exactly 90 is A, exactly 70 is B — and one point less does not."""
+    r = one(inst("C"), events)
+    assert (r.status, r.score, r.grade) == ("graded", score, grade)
+    assert decided_by(r) == f"grade.{grade}"
+    band = step(r, f"grade.{grade}")
+    assert band["clause"] is None and "provisional" in band
+
+
+def test_deductions_cite_2_1_and_the_score_cites_2_3() -> None:
+    """二(一) 违法违约扣分信息: a violation and a breach each deduct, cited to 二(一); the score is
+    二(三) 按客观标准完成评价."""
+    r = one(inst("C"), violations("C", 1) + violations("C", 1, "agreement_breach"))
+    assert step(r, "item.deductions.violations")["outcome"] == -10
+    assert step(r, "item.deductions.breaches")["outcome"] == -5
+    assert step(r, "item.deductions.violations")["evidence"] == ["C-violation-0"]
+    assert step(r, "item.deductions.violations")["clause"] == f"{ART} 二(一)"
+    assert step(r, "score")["outcome"] == 85
+    assert step(r, "score")["clause"] == f"{ART} 二(三)"
+    assert r.grade == "B"
+
+
+def test_bonus_points_for_reporting_fraud_raise_the_score_up_to_the_cap() -> None:
+    """二(一) 举报欺诈骗保等加分信息: reward points add to the score (B → A here), up to the
+    group's cap (5 for a clinic)."""
+    base = violations("C", 1) + violations("C", 1, "agreement_breach")
+    without = one(inst("C"), base)
+    with_bonus = one(inst("C"), [*base, reward("C", 5)])
+    capped = one(inst("C"), [*base, reward("C", 5), reward("C", 10, "2024-08-01")])
+    assert (without.score, without.grade) == (85, "B")
+    assert (with_bonus.score, with_bonus.grade) == (90, "A")
+    assert (capped.score, capped.grade) == (90, "A")
+    assert step(capped, "fact.rewards")["outcome"] == 15
+    assert step(capped, "item.bonus.rewards")["outcome"] == 5
+    assert step(capped, "item.bonus.rewards")["clause"] == f"{ART} 二(一)"
+
+
+def test_the_evaluation_year_is_the_calendar_year() -> None:
+    """首段 2021年度、2022年度: an event of 2023-12-31 is in the 2023 cycle; one of 2024-01-01 and
+    one of 2024-12-31 are in the 2024 cycle (evaluated as of 2024-12-31)."""
+    events = [
+        ev("v0", "C", "violation", "2023-12-31"),
+        ev("v1", "C", "violation", "2024-01-01"),
+        ev("w1", "C", "reward", "2024-12-31", points=3),
+    ]
+    r = one(inst("C"), events)
+    window = step(r, "window.evaluation_year")
+    assert window["outcome"] == {"from": "2024-01-01", "to": "2024-12-31"}
+    assert window["clause"] == f"{ART} 首段"
+    assert step(r, "fact.violations")["evidence"] == ["v1"]
+    assert (r.score, r.grade) == (93, "A")
+
+
+# -- 二(一) veto (provisional) -------------------------------------------------------------------
+
+
+def test_fraud_veto_overrides_a_score_in_band_a() -> None:
+    """A fraud forces C whatever the score (provisional veto under 二(一)): a large hospital with
+    a fraud (−20) and 10 bonus points scores 90, band A, and is C."""
+    subject = inst("H", "hospital", level="三级", beds=2000)
+    r = one(subject, [ev("f1", "H", "fraud", amount=50000.0), reward("H", 10)])
+    assert r.score == 90
+    assert r.grade == "C"
+    assert decided_by(r) == "veto.fraud"
+    veto = step(r, "veto.fraud")
+    assert veto["outcome"] is True
+    assert veto["clause"] == f"{ART} 二(一)" and "provisional" in veto
+    assert not [s for s in contract(r)["trace"] if s["step"].startswith("grade.")]
+    assert "settlement_reduction_c" in measures(r)
+
+
+def test_fraud_outside_the_evaluation_year_forces_nothing() -> None:
+    r = one(inst("H", "hospital", level="三级", beds=2000), [ev("f0", "H", "fraud", "2023-08-01")])
+    assert (r.score, r.grade) == (100, "A")
+    assert step(r, "veto.fraud")["outcome"] is False
+
+
+# -- 二(一) evaluation groups by type, level and beds --------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("subject", "group", "score"),
+    [
+        (inst("X", "hospital", level="三级", beds=100), "large_hospital", 96),
+        (inst("X", "hospital", level="三级"), "large_hospital", 96),
+        (inst("X", "hospital", level="二级", beds=500), "large_hospital", 96),
+        (inst("X", "hospital", level="未定级", beds=500), "large_hospital", 96),
+        (inst("X", "hospital", level="二级", beds=499), "other_hospital", 94),
+        (inst("X", "hospital", level="一级", beds=80), "other_hospital", 94),
+        (inst("X", "hospital"), "other_hospital", 94),
+        (inst("X", "clinic", beds=600), "clinic", 90),
+        (inst("X", "pharmacy"), "pharmacy", 90),
+        (inst("X", "pharmacy_chain"), "pharmacy", 90),
+    ],
+    ids=[
+        "三级-100beds",
+        "三级-no-beds",
+        "二级-500beds",
+        "未定级-500beds",
+        "二级-499beds",
+        "一级-80beds",
+        "hospital-no-level-no-beds",
+        "clinic-600beds",
+        "pharmacy",
+        "chain-headquarters",
+    ],
+)
+def test_groups_by_type_level_and_beds(subject: dict[str, Any], group: str, score: float) -> None:
+    """二(一) 按机构类型、级别和床位情况分级分类评价: 三级 or 500 beds or more (以上 includes 500)
+    is a large hospital; 499 beds is not; a clinic is a clinic whatever its beds. One violation
+    deducts the group's own value (−4 / −6 / −10)."""
+    r = one(subject, violations("X", 1))
+    assert r.group == group
+    g = step(r, f"group.{group}")
+    assert g["outcome"] == group and g["clause"] == f"{ART} 二(一)"
+    assert r.score == score
+
+
+def test_group_specific_parameters_change_the_grade_of_the_same_record() -> None:
+    """二(一): the same record (two violations, one breach) is A in a large hospital (−10 → 90),
+    B in another hospital (−15 → 85) and B in a clinic (−25 → 75)."""
+    subjects = [
+        inst("L", "hospital", level="三级", beds=1200),
+        inst("O", "hospital", level="二级", beds=300),
+        inst("C", "clinic"),
+    ]
+    events = [
+        e
+        for sid in ("L", "O", "C")
+        for e in violations(sid, 2) + violations(sid, 1, "agreement_breach")
+    ]
+    run = evaluate(subjects, events)
+    got = {r.subject_id: (r.group, r.score, r.grade) for r in run}
+    assert got == {
+        "L": ("large_hospital", 90, "A"),
+        "O": ("other_hospital", 85, "B"),
+        "C": ("clinic", 75, "B"),
+    }
+
+
+# -- 三 measures per grade -----------------------------------------------------------------------
+
+INSTITUTION_MEASURES = {
+    "A+": ["publish_results", "fewer_routine_inspections"],
+    "A": ["publish_results"],
+    "B": [
+        "publish_results",
+        "interview_person_in_charge",
+        "more_inspections",
+        "joint_special_inspection",
+        "settlement_reduction_b",
+    ],
+    "C": [
+        "publish_results",
+        "interview_person_in_charge",
+        "more_inspections",
+        "joint_special_inspection",
+        "settlement_reduction_c",
+    ],
+}
+
+
+@pytest.mark.parametrize(
+    ("events", "grade"),
+    [
+        ([reward("C", 5)], "A+"),
+        ([], "A"),
+        (violations("C", 2), "B"),
+        (violations("C", 4), "C"),
+    ],
+    ids=["A+", "A", "B", "C"],
+)
+def test_measures_per_grade(events: list[dict[str, Any]], grade: str) -> None:
+    """三(一) every result is published; 三(二) A+ fewer routine inspections, B and C an
+    interview of the person in charge, more inspections and a joint inspection with the health
+    and market regulators; 三(三) B and C lower prepayment and deposit repayment."""
+    r = one(inst("C"), events)
+    assert r.grade == grade
+    assert measures(r) == INSTITUTION_MEASURES[grade]
+    clauses = {m["id"]: m["clause"] for m in contract(r)["measures"]}
+    expected = {
+        "publish_results": "三(一)",
+        "fewer_routine_inspections": "三(二)",
+        "interview_person_in_charge": "三(二)",
+        "more_inspections": "三(二)",
+        "joint_special_inspection": "三(二)",
+        "settlement_reduction_b": "三(三)",
+        "settlement_reduction_c": "三(三)",
+    }
+    assert clauses == {m: f"{ART} {expected[m]}" for m in INSTITUTION_MEASURES[grade]}
+
+
+def test_settlement_ratios_differ_for_b_and_c_and_are_provisional() -> None:
+    """三(三) 按不同比例: B and C at different ratios (C the larger, a reading); the article
+    prints none, so both are provisional."""
+    b = one(inst("C"), violations("C", 2))
+    c = one(inst("C"), violations("C", 4))
+    mb = next(m for m in contract(b)["measures"] if m["id"] == "settlement_reduction_b")
+    mc = next(m for m in contract(c)["measures"] if m["id"] == "settlement_reduction_c")
+    for key in ("prepayment_reduction", "quality_deposit_reduction"):
+        assert 0 < mb["params"][key] < mc["params"][key] < 1
+    assert "provisional" in mb and "provisional" in mc
+    assert "provisional" not in next(
+        m for m in contract(b)["measures"] if m["id"] == "interview_person_in_charge"
+    )
+
+
+# -- 一(三) credit repair ------------------------------------------------------------------------
+
+
+def test_repair_neutralises_a_violation_from_its_own_date() -> None:
+    """一(三) 信用修复: a granted repair dated 2024-10-01 removes the violation it names as of that
+    day (two violations → one: B 80 → A 90), not the day before."""
+    events = [*violations("C", 2), ev("r1", "C", "repair", "2024-10-01", repairs="C-violation-1")]
+    before = one(inst("C"), events, dt.date(2024, 9, 30))
+    on_day = one(inst("C"), events, dt.date(2024, 10, 1))
+    assert (before.score, before.grade) == (80, "B")
+    assert (on_day.score, on_day.grade) == (90, "A")
+    repair = step(on_day, "repair")
+    assert repair["evidence"] == ["C-violation-1"]
+    assert repair["clause"] == f"{ART} 一(三)"
+
+
+@pytest.mark.parametrize(
+    ("subject", "target"),
+    [
+        (inst("C"), ev("f1", "C", "fraud")),
+        (doctor("C"), ev("f1", "C", "points", points=6)),
+    ],
+    ids=["fraud", "practitioner-points"],
+)
+def test_repair_scope_excludes_fraud_and_practitioner_points(
+    subject: dict[str, Any], target: dict[str, Any]
+) -> None:
+    """一(三) speaks of 违规定点医药机构: the pack (provisionally) repairs violations and breaches
+    only; a repair naming a fraud or a practitioner's points is an input error, never a no-op."""
+    with pytest.raises(yc.RecordError) as info:
+        evaluate([subject], [target, ev("r1", "C", "repair", "2024-10-01", repairs="f1")])
+    assert [p.code for p in info.value.problems] == ["record.event.repair-target"]
+
+
+# -- practitioners: 二(三) A+/A/B and 医保发〔2024〕23号 -----------------------------------------
+
+
+def test_practitioner_points_8_to_9_suspend_payment_eligibility() -> None:
+    """医保发〔2024〕23号: reaching 9 points in a natural year suspends the 医保支付资格 (达到
+    includes 9). 8 points is A; one more point within the year makes it B with the suspension."""
+    eight = points("D", [("2024-02-01", 5), ("2024-07-01", 3)])
+    r8 = one(doctor("D"), eight)
+    r9 = one(doctor("D"), [*eight, ev("D-p9", "D", "points", "2024-11-01", points=1)])
+    assert (r8.grade, step(r8, "fact.points_this_year")["outcome"]) == ("A", 8)
+    assert "payment_eligibility" not in measures(r8)
+    assert (r9.grade, step(r9, "fact.points_this_year")["outcome"]) == ("B", 9)
+    suspension = step(r9, "criterion.payment_suspension")
+    assert suspension["outcome"] is True
+    assert suspension["clause"].startswith(NHSA) and "9分暂停" in suspension["clause"]
+    assert "provisional" not in suspension
+    assert step(r9, "criterion.payment_termination")["outcome"] is False
+    assert measures(r9) == ["publish_results", "payment_eligibility"]
+
+
+def test_practitioner_points_11_to_12_terminate_payment_eligibility() -> None:
+    """医保发〔2024〕23号: 11 points is still a suspension; reaching 12 within the year terminates
+    the 医保支付资格 (the two criteria are exclusive)."""
+    eleven = points("D", [("2024-01-15", 6), ("2024-05-01", 5)])
+    r11 = one(doctor("D"), eleven)
+    r12 = one(doctor("D"), [*eleven, ev("D-p12", "D", "points", "2024-12-31", points=1)])
+    assert step(r11, "criterion.payment_suspension")["outcome"] is True
+    assert step(r11, "criterion.payment_termination")["outcome"] is False
+    termination = step(r12, "criterion.payment_termination")
+    assert termination["outcome"] is True and "12分终止" in termination["clause"]
+    assert step(r12, "criterion.payment_suspension")["outcome"] is False
+    assert (r11.grade, r12.grade) == ("B", "B")
+    assert step(r12, "grade.B")["inputs"]["matched"] == ["payment_termination"]
+    assert step(r11, "grade.B")["inputs"]["matched"] == ["payment_suspension"]
+    measure = next(m for m in contract(r12)["measures"] if m["id"] == "payment_eligibility")
+    assert measure["params"]["suspend_at_points"] == 9
+    assert measure["params"]["terminate_at_points"] == 12
+    assert measure["params"]["suspension_months"] == [1, 6]
+
+
+def test_practitioner_points_reset_on_1_january() -> None:
+    """医保发〔2024〕23号 自然年度内累计: points dated 2024-12-31 count as of 2024-12-31 and no
+    longer as of 2025-01-01; points of 2025 start from zero."""
+    events = points("D", [("2024-03-01", 6), ("2024-12-31", 6)])
+    events.append(ev("D-new", "D", "points", "2025-01-01", points=2))
+    last_day = one(doctor("D"), events, dt.date(2024, 12, 31))
+    new_year = one(doctor("D"), events, dt.date(2025, 1, 1))
+    assert (last_day.grade, step(last_day, "fact.points_this_year")["outcome"]) == ("B", 12)
+    assert (new_year.grade, step(new_year, "fact.points_this_year")["outcome"]) == ("A", 2)
+    assert step(new_year, "fact.points_this_year")["evidence"] == ["D-new"]
+    assert step(new_year, "window.natural_year")["outcome"] == {
+        "from": "2025-01-01",
+        "to": "2025-01-01",
+    }
+
+
+def test_practitioner_without_points_is_a_plus_and_the_mapping_is_provisional() -> None:
+    """二(三) 医保从业人员 A+/A/B: the grades are published, how points map to them is not; the
+    23号 thresholds are cited, not provisional."""
+    r = one(doctor("D", "pharmacist"))
+    assert r.grade == "A+" and decided_by(r) == "grade.default"
+    assert "provisional" in step(r, "grade.default")
+    assert r.ruleset.grades == ("A+", "A", "B")
+    thresholds = {n: PACK.model.parameters[n] for n in ("suspension_points", "termination_points")}
+    for name, param in thresholds.items():
+        [entry] = param.values.values()
+        assert entry.provisional is None and entry.clause is not None, name
+    assert [e.value for p in thresholds.values() for e in p.values.values()] == [9, 12]
+
+
+# -- insured persons: 二(二)/二(三) 失信参保人 ---------------------------------------------------
+
+
+def test_insured_with_fraud_is_shixin_and_notified_by_sms() -> None:
+    """二(二) 向失信参保人发送政务短信, 二(三) 失信参保人: a fraud in the evaluation year makes an
+    insured person 失信 (the criterion is provisional); others are 守信."""
+    events = [ev("f1", "I1", "fraud", "2024-04-01"), ev("f0", "I3", "fraud", "2023-11-01")]
+    run = evaluate([insured("I1"), insured("I2"), insured("I3")], events)
+    got = {r.subject_id: r.grade for r in run}
+    assert got == {"I1": "失信", "I2": "守信", "I3": "守信"}
+    r1 = run.get("I1")
+    assert r1 is not None
+    assert measures(r1) == ["sms_notice", "public_credit_report"]
+    sms = contract(r1)["measures"][0]
+    assert sms["clause"] == f"{ART} 二(二)" and sms["params"]["channel"] == "政务短信"
+    assert "provisional" in step(r1, "criterion.fraud")
+    r2 = run.get("I2")
+    assert r2 is not None and measures(r2) == []
+
+
+# -- provisional values ------------------------------------------------------------------------
+
+
+def test_every_institution_result_depends_on_provisional_values() -> None:
+    """No institution grade rests on published numbers alone: the count is > 0 for each."""
+    subjects = [
+        inst("C"),
+        inst("P", "pharmacy"),
+        inst("H", "hospital", level="三级", beds=900),
+        inst("O", "hospital", level="一级", beds=50),
+    ]
+    run = evaluate(subjects, [*violations("C", 1), reward("P", 3), ev("f", "H", "fraud")])
+    for r in run:
+        assert contract(r)["provisional"] > 0, r.subject_id
+
+
+def test_validate_provisional_lists_the_provisional_values(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Principle 2: ``yibao-credit validate --provisional`` lists each provisional value with its
+    line; the published 9- and 12-point thresholds are not among them."""
+    assert main(["validate", str(PACK_PATH), "--provisional"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    m = re.search(r"(\d+) provisional value\(s\)", out[0])
+    assert m is not None
+    listed = out[1:]
+    assert int(m[1]) == len(listed) == len(PACK.provisional()) > 0
+    paths = [line.split(": ")[1] for line in listed]
+    for expected in [
+        "parameters.violation_points.values.2024-01-01",
+        "parameters.reward_cap.values.2024-01-01",
+        "repair",
+        "rulesets.institution.groups[0]",
+        "rulesets.institution.grading",
+        "rulesets.institution.grading.vetoes[0]",
+        "rulesets.institution.grading.bands[1]",
+        "rulesets.institution.measures[5]",
+        "rulesets.institution.measures[6]",
+        "rulesets.practitioner.grading.rules[0]",
+        "rulesets.insured.grading.rules[0]",
+    ]:
+        assert expected in paths, expected
+    assert not any("suspension_points" in p or "termination_points" in p for p in paths)
+    for line, value in zip(listed, PACK.provisional(), strict=True):
+        assert line.startswith(f"  {PACK_PATH}:{value.line}: {value.path}: provisional: ")
+
+
+# -- property: a deduction never helps ---------------------------------------------------------
+
+SUBJECTS = [
+    inst("L", "hospital", level="三级", beds=1500),
+    inst("O", "hospital", level="二级", beds=300),
+    inst("C", "clinic"),
+    inst("P", "pharmacy"),
+]
+DAYS = st.integers(min_value=0, max_value=500).map(
+    lambda d: (dt.date(2024, 12, 31) - dt.timedelta(days=d)).isoformat()
+)
+EVENT = st.tuples(
+    st.sampled_from([s["id"] for s in SUBJECTS]),
+    st.sampled_from(["violation", "agreement_breach", "fraud", "reward", "reward"]),
+    DAYS,
+    st.integers(min_value=1, max_value=6),
+)
+DEDUCTION = st.tuples(
+    st.sampled_from([s["id"] for s in SUBJECTS]),
+    st.sampled_from(["violation", "agreement_breach", "fraud"]),
+    DAYS,
+)
+
+
+def _events(drawn: list[tuple[str, str, str, int]]) -> list[dict[str, Any]]:
+    out = []
+    for i, (sid, kind, date, pts) in enumerate(drawn):
+        extra = {"points": pts} if kind == "reward" else {}
+        out.append(ev(f"e{i}", sid, kind, date, **extra))
+    return out
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(world=st.lists(EVENT, max_size=14), added=DEDUCTION)
+def test_adding_a_deduction_never_raises_a_score_or_improves_a_grade(
+    world: list[tuple[str, str, str, int]], added: tuple[str, str, str]
+) -> None:
+    """二(一) 违法违约扣分: one more violation, breach or fraud never raises any institution's
+    score and never gives it a better grade (the fraud veto only makes it worse)."""
+    events = _events(world)
+    before = {r.subject_id: r for r in evaluate(SUBJECTS, events)}
+    sid, kind, date = added
+    after = {r.subject_id: r for r in evaluate(SUBJECTS, [*events, ev("new", sid, kind, date)])}
+    for s in SUBJECTS:
+        b, a = before[s["id"]], after[s["id"]]
+        assert b.score is not None and a.score is not None
+        assert a.score <= b.score
+        assert b.grade is not None and a.grade is not None
+        assert RANK[a.grade] >= RANK[b.grade]
+        if s["id"] != sid:
+            assert (a.score, a.grade) == (b.score, b.grade)
+
+
+# -- the example data set ------------------------------------------------------------------------
+
+EXPECTED_EXAMPLE: dict[str, tuple[str, float | None, str | None]] = {
+    "SZH001": ("A+", 104, "large_hospital"),
+    "SZH002": ("C", 72, "large_hospital"),
+    "SZH003": ("B", 88, "large_hospital"),
+    "SZH004": ("A", 97, "other_hospital"),
+    "SZH005": ("A", 94, "other_hospital"),
+    "SZC001": ("A+", 102, "clinic"),
+    "SZC002": ("B", 70, "clinic"),
+    "SZC003": ("C", 65, "clinic"),
+    "SZP001": ("A", 90, "pharmacy"),
+    "SZP002": ("A+", 105, "pharmacy"),
+    "SZP003": ("A", 95, "pharmacy"),
+    "SZP004": ("B", 80, "pharmacy"),
+    "SZD001": ("A+", None, None),
+    "SZD002": ("A", None, None),
+    "SZD003": ("B", None, None),
+    "SZD004": ("B", None, None),
+    "SZD005": ("A", None, None),
+    "SZD006": ("A", None, None),
+    "SZI001": ("失信", None, None),
+    "SZI002": ("守信", None, None),
+    "SZI003": ("守信", None, None),
+}
+"""examples/shenzhen/README.md, "Expected outcomes as of 2024-12-31"."""
+
+
+def test_example_data_set_gives_the_readme_outcomes() -> None:
+    records = yc.load_records(EXAMPLES / "subjects.jsonl", EXAMPLES / "events.jsonl")
+    run = PACK.evaluate(records, as_of=AS_OF)
+    assert run.warnings == []
+    got = {r.subject_id: (r.grade, r.score, r.group) for r in run}
+    assert got == EXPECTED_EXAMPLE
+    szh002 = run.get("SZH002")
+    assert szh002 is not None and decided_by(szh002) == "veto.fraud"
+    termination = run.get("SZD004")
+    assert termination is not None
+    assert step(termination, "criterion.payment_termination")["outcome"] is True
+    reset = {r.subject_id: r.grade for r in PACK.evaluate(records, as_of=dt.date(2025, 1, 1))}
+    assert {sid: g for sid, g in reset.items() if sid.startswith("SZD")} == dict.fromkeys(
+        ["SZD001", "SZD002", "SZD003", "SZD004", "SZD005", "SZD006"], "A+"
+    )
