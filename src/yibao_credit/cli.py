@@ -7,6 +7,7 @@ Exit codes: 0 success; 1 a pack, record or test problem (each printed as
 from __future__ import annotations
 
 import argparse
+import csv
 import datetime as dt
 import json
 import sys
@@ -15,6 +16,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TextIO
 
+from .allocation import allocate, read_deposits
 from .engine import Run, evaluate
 from .errors import Problem, YibaoError
 from .history import read_history
@@ -117,6 +119,59 @@ def cmd_summary(args: argparse.Namespace) -> int:
             out.write(json.dumps(summary, ensure_ascii=False, indent=2) + "\n")
         else:
             out.write(summary_table(summary))
+    return 0
+
+
+def cmd_allocate(args: argparse.Namespace) -> int:
+    _policy, _records, run = _run(args)
+    result = allocate(run, read_deposits(args.deposits))
+    rows = [s.to_dict() for s in result.shares]
+    with _output(args.output) as out:
+        if args.format == "jsonl":
+            for row in rows:
+                out.write(json.dumps(row, ensure_ascii=False, separators=(",", ":")) + "\n")
+        elif args.format == "csv":
+            writer = csv.writer(out, lineterminator="\n")
+            writer.writerow(list(rows[0]) if rows else ["subject_id"])
+            for row in rows:
+                writer.writerow(["" if v is None else v for v in row.values()])
+        else:
+            out.write(
+                f"{'subject_id':<12} {'grade':<6} {'score':>8} {'deposit':>12} {'allocated':>12}\n"
+            )
+            for s in result.shares:
+                score = "" if s.score is None else f"{s.score:g}"
+                out.write(
+                    f"{s.subject_id:<12} {s.grade or '-':<6} {score:>8} {s.deposit:>12} "
+                    f"{s.allocated:>12}{' +1' if s.extra_fen else ''}\n"
+                )
+    sys.stderr.write(
+        f"pool {result.pool} fen, allocated {result.allocated} fen to {len(result.shares)} "
+        f"subject(s)"
+        + (f"; formula provisional: {result.provisional}" if result.provisional else "")
+        + "\n"
+    )
+    return 0
+
+
+def cmd_review(args: argparse.Namespace) -> int:
+    policy, _records, run = _run(args)
+    review = policy.review
+    if review is None:
+        sys.stderr.write(f"error: pack {policy.id!r} has no review stages\n")
+        return 1
+    with _output(args.output) as out:
+        for r in run:
+            if not r.review_changes and len({g for _, _, g in r.stages}) <= 1:
+                continue
+            scores = ", ".join(
+                f"{s}: {'' if sc is None else f'{sc:g} '}{g or '-'}" for s, sc, g in r.stages
+            )
+            out.write(f"{r.subject.id}  {r.subject.name or ''}  [{scores}]\n")
+            for c in r.review_changes:
+                key = ", ".join(f"{k}={v}" for k, v in zip(review.key, c.key, strict=True))
+                steps = " → ".join(f"{s} {v}" for s, v, _ in c.values)
+                out.write(f"    {key}: {steps}\n")
     return 0
 
 
@@ -236,6 +291,26 @@ def build_parser() -> argparse.ArgumentParser:
     su.add_argument("--format", choices=("table", "json"), default="table")
     su.add_argument("--output", help="write here instead of standard output")
     su.set_defaults(func=cmd_summary)
+
+    al = subs.add_parser(
+        "allocate", help="share the pooled quality deposits out by result, to the fen"
+    )
+    _evaluate_args(al)
+    al.add_argument(
+        "--deposits",
+        required=True,
+        help="withheld deposits (.jsonl or .csv): subject_id, deposit (integer fen)",
+    )
+    al.add_argument("--format", choices=("table", "jsonl", "csv"), default="table")
+    al.add_argument("--output", help="write here instead of standard output")
+    al.set_defaults(func=cmd_allocate)
+
+    rv = subs.add_parser(
+        "review", help="where review stages changed a self-assessment, per subject"
+    )
+    _evaluate_args(rv)
+    rv.add_argument("--output", help="write here instead of standard output")
+    rv.set_defaults(func=cmd_review)
 
     va = subs.add_parser("validate", help="check packs; exit 1 with located errors")
     va.add_argument("packs", nargs="+")

@@ -211,6 +211,13 @@ class CompiledGroup:
 
 
 @dataclass(frozen=True)
+class CompiledAllocation:
+    weight: Callable[[dt.date, Mapping[str, Any]], Callable[..., float]]
+    excluded: str
+    step: StepSpec
+
+
+@dataclass(frozen=True)
 class CompiledHistoryFact:
     name: str
     fact: HistoryFact
@@ -252,6 +259,7 @@ class CompiledRuleset:
     history: tuple[CompiledHistoryFact, ...] = ()
     score: CompiledScore | None = None
     groups: tuple[CompiledGroup, ...] = ()
+    allocation: CompiledAllocation | None = None
     condition: Callable[[Subject], bool] | None = None
     """The ruleset's ``applies_to.when``, ready to call (parameters do not enter it)."""
     has_provisional: bool = False
@@ -598,6 +606,34 @@ class PackCompiler:
             raise PackError(self.problems)
         return periods, repairable, repair_step
 
+    def review(self) -> Any:
+        """The pack's review stages, checked against the event kind they read."""
+        from .review import CompiledReview
+
+        rv = self.model.review
+        if rv is None:
+            return None
+        kind = self.kinds.get(rv.kind)
+        if kind is None:
+            self.error(("review", "kind"), f"unknown event kind {rv.kind!r}")
+        else:
+            for name in rv.key:
+                if name not in kind.attributes and name not in EVENT_FIELDS:
+                    self.error(
+                        ("review", "key"), f"{name!r} is not an attribute of {rv.kind!r} events"
+                    )
+        if len(set(rv.stages)) != len(rv.stages):
+            self.error(("review", "stages"), "stage names must be unique")
+        if self.problems:
+            raise PackError(self.problems)
+        return CompiledReview(
+            rv.kind,
+            rv.attribute,
+            tuple(rv.stages),
+            tuple(rv.key),
+            self.step("review", "review", Text(zh="审核", en="review"), rv, ("review",)),
+        )
+
     def calendar(self) -> list[YearArrangement]:
         """Holiday arrangements the pack supplies, checked like the installed ones."""
         out: list[YearArrangement] = []
@@ -808,6 +844,44 @@ class PackCompiler:
             )
             default_grade = grades[-1]
         groups = self._groups(rs, path)
+        allocation = None
+        if rs.allocation is not None:
+            ascope = {
+                **self.subject_scope(rs.required, self._categories()),
+                "deposit": TypeInfo("int"),
+                "score": TypeInfo("number", optional=True),
+                "grade": TypeInfo("str", optional=True, choices=frozenset(grades)),
+                "status": TypeInfo("str", choices=STATUS_CHOICES),
+            }
+            apath = (*path, "allocation")
+            weight = self.try_expr(
+                rs.allocation.weight,
+                ascope,
+                (*apath, "weight"),
+                expect=None,
+                scope_name="the allocation weight",
+            )
+            if weight is not None:
+                if weight.type.type not in ("int", "number") or weight.type.optional:
+                    self.error(
+                        (*apath, "weight"),
+                        "the weight must be a number, but this is "
+                        f"{weight.type.describe()} (guard score with 'score is not None')",
+                    )
+                else:
+                    direct = {n: n for n in ("deposit", "score", "grade", "status")}
+                    allocation = CompiledAllocation(
+                        self._lambda(weight, ["s", "deposit", "score", "grade", "status"], direct),
+                        rs.allocation.excluded,
+                        self.step(
+                            "allocation",
+                            "allocation",
+                            Text(zh="质量保证金分配", en="quality-deposit allocation"),
+                            rs.allocation,
+                            apath,
+                            weight,
+                        ),
+                    )
         condition = None
         if rs.applies_to.when is not None:
             test = self.try_expr(
@@ -917,6 +991,7 @@ class PackCompiler:
             history=history,
             score=score,
             groups=groups,
+            allocation=allocation,
             condition=condition,
             has_provisional=_any_provisional(rs)
             or any(p.provisional for p in self.model.procedures)

@@ -31,6 +31,7 @@ from .records import (
     check_event_kinds,
     check_subject_attributes,
 )
+from .review import Change, raise_problems, stage_lists
 from .validity import SetAside, set_aside
 from .windows import Bounds, window_bounds
 
@@ -89,6 +90,9 @@ class Result:
     measure_checks: tuple[tuple[CompiledMeasure, bool], ...] = ()
     """Measures with a condition, and whether it held."""
     lifecycle: Lifecycle | None = None
+    stages: tuple[tuple[str, Any, Any], ...] = ()
+    """With review stages: (stage, score, grade) as each stage's values would give."""
+    review_changes: tuple[Change, ...] = ()
     set_aside: tuple[SetAside, ...] = ()
     """Events that no longer count: expired, or neutralised by a repair."""
     score: float | None = None
@@ -306,15 +310,28 @@ def _run(prepared: Prepared) -> Run:
     grouped = prepared.grouped
     warnings = list(prepared.warnings)
     append = results.append
+    review = policy.review
+    review_problems: list[Problem] = []
     for subject, rs, group in prepared.assigned:
         h_values: Mapping[str, Any] = EMPTY
         h_cycles: Mapping[str, tuple[Cycle, ...]] = EMPTY
         if rs.history:
             h_values, h_cycles = _history_of(subject, rs, context)
+        fn = functions[(rs.id, group)]
+        events = grouped.get(subject.id, no_events)
+        stages: tuple[tuple[str, Any, Any], ...] = ()
+        changes: tuple[Change, ...] = ()
         try:
-            values = functions[(rs.id, group)](
-                subject, grouped.get(subject.id, no_events), h_values
-            )
+            if review is not None:
+                lists, changes = stage_lists(events, review, prepared.records, review_problems)
+                staged = [fn(subject, evs, h_values) for evs in lists]
+                stages = tuple(
+                    (name, v[-2], _grade_of(rs, v))
+                    for name, v in zip(review.stages, staged, strict=True)
+                )
+                values = staged[-1]
+            else:
+                values = fn(subject, events, h_values)
         except StepFailed as exc:
             raise _step_error(prepared.records, subject, rs, exc) from exc
         x, r, score, veto = values[-4:]
@@ -332,14 +349,29 @@ def _run(prepared: Prepared) -> Run:
         if h_values:
             result.history, result.history_cycles = h_values, h_cycles
         result.group = group
+        if review is not None:
+            result.stages, result.review_changes = stages, changes
         if prepared.set_aside:
             result.set_aside = prepared.set_aside.get(subject.id, ())
         append(result)
+    raise_problems(review_problems)
     _roll_up(policy, results, warnings, context)
     if context.procedures is not None:
         _apply_lifecycle(results, context, warnings)
     _measures(results, context)
     return Run(context, results, warnings)
+
+
+def _grade_of(rs: CompiledRuleset, values: tuple[Any, ...]) -> str | None:
+    """The grade a values tuple of the compiled function gives (before roll-ups)."""
+    x, r, _score, veto = values[-4:]
+    if x >= 0:
+        return None
+    if rs.score is not None:
+        grade = rs.score.veto_grades[veto] if veto >= 0 else rs.score.bands[r].grade
+    else:
+        grade = rs.rules[r].grade if r >= 0 else rs.default_grade
+    return str(grade)
 
 
 def evaluate(

@@ -25,6 +25,7 @@ from .history import HistoryRecords
 from .lifecycle import ProcedureRecords
 from .pack_schema import PackModel, Provenance
 from .records import AttributeSpec, EventKind, Records, Subject
+from .review import CompiledReview
 from .sourcemap import PathKey, YamlDocument, format_path
 from .validity import ValidityRules
 
@@ -137,6 +138,7 @@ class Policy:
         self.procedures: dict[str, CompiledProcedure] = {}
         self.arrangements: list[YearArrangement] = []
         self.validity = ValidityRules({}, frozenset(), None)
+        self.review: CompiledReview | None = None
         self._calendar: WorkingCalendar | None = None
         self.subject_attributes: dict[str, AttributeSpec] = {
             name: AttributeSpec(
@@ -273,6 +275,7 @@ def load_policy(path: str | Path) -> Policy:
     policy.procedures = compiler.procedures()
     policy.arrangements = compiler.calendar()
     policy.validity = ValidityRules(*compiler.validity())
+    policy.review = compiler.review()
     return policy
 
 

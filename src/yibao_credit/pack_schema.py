@@ -315,6 +315,27 @@ class ScoreGrading(Provenance):
     system whose parts are set by different authorities stays a 100-point system."""
 
 
+class Allocation(Provenance):
+    """How a pooled fund (the withheld quality deposits) is shared out by result: each
+    subject's weight is an expression over ``deposit`` (its own withheld amount, in fen),
+    ``score``, ``grade``, ``status`` and its fields; the whole pool goes out in proportion."""
+
+    weight: str
+    excluded: Literal["zero", "error"] = "zero"
+    """An excluded subject's weight: nothing (zero), or an input error."""
+
+
+class Review(Provenance):
+    """Assessed values reviewed in stages (self-assessment → county review → city
+    confirmation): each stage's values are kept, the last stage present decides."""
+
+    kind: Identifier
+    attribute: Identifier = "stage"
+    stages: list[str] = Field(min_length=2)
+    key: list[Identifier] = Field(default_factory=lambda: ["indicator", "period"])
+    """What identifies one assessed value across stages."""
+
+
 class Group(Provenance):
     """An evaluation group within a subject type (by category, level, beds…), first match,
     with parameter values of its own."""
@@ -420,6 +441,7 @@ class Ruleset(Strict):
     rollups: list[Rollup] = []
     measures: list[Measure] = []
     history: History | None = None
+    allocation: Allocation | None = None
 
 
 class Procedure(Provenance):
@@ -474,3 +496,4 @@ class PackModel(Strict):
     calendar: list[CalendarYear] = []
     validity: dict[Identifier, Validity] = {}
     repair: Repair | None = None
+    review: Review | None = None

@@ -175,7 +175,7 @@ class JsonlWriter:
     def _quiet_key(result: Result) -> tuple[Any, ...] | None:
         """For a subject with no evidence and no roll-up, the whole trace follows from its
         fact values and the subject fields the rules read: the key to reuse its text."""
-        if result.rollups or result.lifecycle is not None or result.set_aside:
+        if result.rollups or result.lifecycle is not None or result.set_aside or result.stages:
             return None
         rs, values = result.ruleset, result.values
         for slot in rs.evidence_slots.values():

@@ -293,6 +293,21 @@ def iter_steps(result: Result, detail: str = "full") -> Iterator[Step]:
             False,
         )
     yield from _set_aside_steps(result)
+    review = result.context.policy.review
+    if review is not None and result.stages:
+        yield (
+            review.step,
+            len(result.review_changes),
+            (
+                (
+                    "stages",
+                    tuple({"stage": s, "score": sc, "grade": g} for s, sc, g in result.stages),
+                ),
+                ("changes", tuple(c.to_dict(review.key) for c in result.review_changes)),
+            ),
+            tuple(eid for c in result.review_changes for _, _, eid in c.values),
+            False,
+        )
     for wname in windows:
         window = context.policy.model.windows[wname]
         bounds = context.bounds[wname]
