@@ -21,7 +21,7 @@ from .engine import Run, evaluate
 from .errors import Problem, YibaoError
 from .history import read_history
 from .lifecycle import read_procedures
-from .pack import Policy, load_policy
+from .pack import Policy, load_policies, load_policy
 from .packtest import default_tests_path, read_tests, run_case
 from .records import Records, load_records
 from .render import FORMATS, write_results
@@ -51,7 +51,7 @@ def _output(path: str | None) -> Iterator[TextIO]:
 
 
 def _evaluate_args(sub: argparse.ArgumentParser) -> None:
-    sub.add_argument("policy", help="the pack file (YAML)")
+    sub.add_argument("policy", help="the pack file (YAML), or a folder of its dated versions")
     sub.add_argument("--subjects", required=True, help="subjects file (.jsonl or .csv)")
     sub.add_argument("--events", help="events file (.jsonl or .csv); none means no events")
     sub.add_argument("--as-of", required=True, type=_date, help="evaluation date YYYY-MM-DD")
@@ -79,7 +79,7 @@ def _evaluate_args(sub: argparse.ArgumentParser) -> None:
 
 def _run(args: argparse.Namespace) -> tuple[Policy, Records, Run]:
     """Load the pack and every input the arguments name, and evaluate."""
-    policy = load_policy(args.policy)
+    policy = load_policies(args.policy).for_as_of(args.as_of)
     records = load_records(args.subjects, args.events)
     history = read_history(args.history, policy.id, policy.grade_labels) if args.history else None
     procedures = read_procedures(args.procedures) if args.procedures else None
@@ -177,7 +177,22 @@ def cmd_review(args: argparse.Namespace) -> int:
 
 def cmd_validate(args: argparse.Namespace) -> int:
     status = 0
+    targets: list[str] = []
     for path in args.packs:
+        if Path(path).is_dir():
+            try:
+                load_policies(path)  # the versions together: same id, no overlap
+            except YibaoError as exc:
+                _report(exc.problems, sys.stderr)
+                status = 1
+            targets += [
+                str(f)
+                for f in sorted(Path(path).glob("*.yaml"))
+                if not f.name.endswith(".tests.yaml")
+            ]
+        else:
+            targets.append(path)
+    for path in targets:
         try:
             policy = load_policy(path)
         except YibaoError as exc:
