@@ -258,7 +258,7 @@ def test_evaluate_jsonl_cites_the_clause_of_the_decisive_step(full_jsonl: str) -
 def test_evaluate_warns_on_stderr_about_an_event_after_as_of(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    """README "The one warning": ZJE0026 (2025-01-06) is after as_of, line 26 of the JSONL
+    """README "The two warnings": ZJE0026 (2025-01-06) is after as_of, line 26 of the JSONL
     file (27 of the CSV file, after its header); it is reported, not counted, not an error."""
     code, out, err = cli(capsys, *evaluate_args())
     assert code == 0

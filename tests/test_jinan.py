@@ -294,7 +294,8 @@ def test_band_gaps_and_overlaps_are_load_errors_with_lines(
     first = line_of(text, r"^\s+bands:$")
     last = line_of(text, r"grade: D, range: ")
     assert problem.location.line is not None and first <= problem.location.line <= last
-    assert problem.location.path is not None and problem.location.path.startswith("rulesets.institution.grading.bands[")
+    path = problem.location.path
+    assert path is not None and path.startswith("rulesets.institution.grading.bands[")
 
 
 @pytest.mark.parametrize(

@@ -13,40 +13,52 @@ from __future__ import annotations
 import ast
 import datetime as dt
 import itertools
-import math
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
-from decimal import ROUND_HALF_UP, Decimal
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import replace
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
 from .calendar import YearArrangement
+from .codegen import generate_ruleset
+from .compiled import (
+    RUNTIME,
+    STATUS_CHOICES,
+    CompiledAllocation,
+    CompiledCap,
+    CompiledCheck,
+    CompiledFact,
+    CompiledGroup,
+    CompiledHistoryFact,
+    CompiledMeasure,
+    CompiledProcedure,
+    CompiledRollup,
+    CompiledRule,
+    CompiledRuleset,
+    CompiledScore,
+    StepSpec,
+    subject_access,
+)
 from .errors import Location, PackError, Problem
 from .expressions import (
-    FUNCTION_IMPLS,
     PERIOD_RE_TEXT,
     Expr,
     TypeInfo,
     kind_constraint,
-    node_to_python,
     not_none_names,
     parse_expr,
     parse_period,
     peek_kinds,
 )
-from .intervals import IntInterval, RealInterval, int_overlaps, real_coverage
+from .intervals import IntInterval, int_overlaps
 from .pack_schema import (
     ClauseRef,
     CriteriaGrading,
-    HistoryFact,
     PackModel,
     Provenance,
     Rollup,
     Ruleset,
-    ScoreGrading,
     Text,
-    Window,
 )
 from .records import (
     CORE_EVENT_KINDS,
@@ -55,282 +67,9 @@ from .records import (
     AttributeSpec,
     Event,
     EventKind,
-    Subject,
 )
+from .scoring import compile_score
 from .sourcemap import PathKey, YamlDocument
-
-STATUS_CHOICES = frozenset({"graded", "excluded"})
-
-
-@dataclass(frozen=True, eq=False)
-class StepSpec:
-    """The fixed part of a trace step: what it is, where it comes from, what it reads.
-
-    Compared and hashed by identity: each step of a compiled pack is one object.
-    """
-
-    id: str
-    kind: str  # window, fact, exclusion, criterion, grade, rollup
-    title: Text
-    clause: str | None
-    provisional: str | None = None
-    note: str | None = None
-    expr: str | None = None
-    reads: tuple[str, ...] = ()
-    fixed_inputs: tuple[tuple[str, Any], ...] = ()
-    """Inputs that are the same for every subject (an event fact's window, op and filter)."""
-
-
-@dataclass(frozen=True)
-class CompiledFact:
-    name: str
-    op: str
-    window: str | None
-    slot: int
-    evidence_slot: int | None
-    step: StepSpec
-
-
-@dataclass(frozen=True)
-class CompiledCheck:
-    """An exclusion or a criterion: a condition with its slot in the values tuple."""
-
-    id: str
-    slot: int
-    step: StepSpec
-
-
-@dataclass(frozen=True)
-class CompiledRule:
-    grade: str
-    mode: str  # any | all
-    criteria: tuple[CompiledCheck, ...]
-    step: StepSpec
-
-
-@dataclass(frozen=True)
-class CompiledCap:
-    interval: IntInterval
-    cap: str
-    step: StepSpec
-
-
-@dataclass(frozen=True)
-class CompiledRollup:
-    id: str
-    head: str
-    step: StepSpec
-    members: Callable[[dt.date, Mapping[str, Any]], Callable[[Subject], bool]]
-    counts: Callable[
-        [dt.date, Mapping[str, Any]], Callable[[Subject, str | None, str, str | None], bool]
-    ]
-    caps: tuple[CompiledCap, ...]
-    members_expr: str
-    counts_expr: str
-
-
-@dataclass(frozen=True)
-class CompiledMeasure:
-    id: str
-    title: Text
-    params: Mapping[str, Any]
-    step: StepSpec
-    when: Callable[[dt.date, Mapping[str, Any]], Callable[..., bool]] | None = None
-    """A condition over (subject, grade, rank, history values); None: the grade suffices."""
-
-
-@dataclass(frozen=True)
-class CompiledProcedure:
-    id: str
-    trigger: str
-    days: int
-    unit: str
-    step: StepSpec
-    """The deadline (outcome: its date)."""
-    outcome_step: StepSpec
-    """What happened in time: ``lifecycle.objection`` (was it in time) after a notification
-    window, ``lifecycle.decision`` (upheld or corrected) after a review window."""
-
-
-@dataclass(frozen=True)
-class CompiledItem:
-    id: str
-    category: str
-    slot: int
-    step: StepSpec
-    per: str | None
-    points: float | None
-    cap: float | None
-    reads: tuple[str, ...]
-    monitoring: bool = False
-
-
-@dataclass(frozen=True)
-class CompiledCategory:
-    id: str
-    slot: int
-    step: StepSpec
-    base: float
-    cap: float | None
-    min: float | None
-    max: float | None
-    weight: float
-    items: tuple[CompiledItem, ...]
-
-
-@dataclass(frozen=True)
-class CompiledBand:
-    interval: RealInterval
-    grade: str
-    step: StepSpec
-
-
-@dataclass(frozen=True)
-class CompiledScore:
-    """A score grading: items, categories, the total, vetoes and bands, with their slots."""
-
-    categories: tuple[CompiledCategory, ...]
-    total_slot: int
-    step: StepSpec
-    base: float
-    floor: float | None
-    ceiling: float | None
-    precision: int
-    vetoes: tuple[CompiledCheck, ...]
-    veto_grades: tuple[str, ...]
-    bands: tuple[CompiledBand, ...]
-
-
-@dataclass(frozen=True)
-class CompiledGroup:
-    id: str
-    title: Text
-    params: Mapping[str, Any]
-    step: StepSpec
-    when: Callable[[dt.date, Mapping[str, Any]], Callable[[Subject], bool]]
-
-
-@dataclass(frozen=True)
-class CompiledAllocation:
-    weight: Callable[[dt.date, Mapping[str, Any]], Callable[..., float]]
-    excluded: str
-    step: StepSpec
-
-
-@dataclass(frozen=True)
-class CompiledHistoryFact:
-    name: str
-    fact: HistoryFact
-    step: StepSpec
-
-
-@dataclass(eq=False)
-class CompiledRuleset:
-    """One subject type's rules, ready to run."""
-
-    id: str
-    title: Text
-    type: str
-    categories: frozenset[str] | None
-    required: tuple[str, ...]
-    windows: tuple[str, ...]
-    facts: tuple[CompiledFact, ...]
-    exclusions: tuple[CompiledCheck, ...]
-    rules: tuple[CompiledRule, ...]
-    default: StepSpec
-    default_grade: str
-    grades: tuple[str, ...]
-    grade_titles: Mapping[str, Text]
-    rollups: tuple[CompiledRollup, ...]
-    measures: Mapping[str, tuple[CompiledMeasure, ...]]
-    kinds_read: frozenset[str] | None
-    """Event kinds any rule reads; None when some rule reads events of every kind."""
-    source: str
-    make: Callable[..., Callable[[Subject, list[Event], Mapping[str, Any]], tuple[Any, ...]]]
-    param_names: tuple[str, ...]
-    slots: int = 0
-    rank: Mapping[str, int] = field(default_factory=dict)
-    fact_slots: Mapping[str, int] = field(default_factory=dict)
-    window_steps: Mapping[str, StepSpec] = field(default_factory=dict)
-    evidence_slots: Mapping[str, int] = field(default_factory=dict)
-    subject_reads: tuple[str, ...] = ()
-    """Subject fields any rule of the ruleset reads."""
-    history_cycle: str | None = None
-    history: tuple[CompiledHistoryFact, ...] = ()
-    score: CompiledScore | None = None
-    groups: tuple[CompiledGroup, ...] = ()
-    allocation: CompiledAllocation | None = None
-    condition: Callable[[Subject], bool] | None = None
-    """The ruleset's ``applies_to.when``, ready to call (parameters do not enter it)."""
-    has_provisional: bool = False
-    """Whether any rule of the ruleset (or of the pack's procedures) is provisional."""
-
-    def applies(self, subject: Subject) -> bool:
-        if subject.type != self.type:
-            return False
-        if self.categories is not None and subject.category not in self.categories:
-            return False
-        return self.condition is None or bool(self.condition(subject))
-
-
-class StepFailed(Exception):
-    """Raised by generated code: which step failed, so the error can name its clause.
-
-    Index -1 is the pass over the events; ``event`` is then the event being filtered.
-    """
-
-    def __init__(self, index: int, event: Event | None = None) -> None:
-        super().__init__(index)
-        self.index = index
-        self.event = event
-
-
-def _sx(subject: Subject, name: str) -> Any:
-    extra = subject.__pydantic_extra__
-    return extra.get(name) if extra else None
-
-
-def _x(event: Event, name: str) -> Any:
-    extra = event.__pydantic_extra__
-    return extra.get(name) if extra else None
-
-
-def _cap(value: float, cap: float) -> float:
-    """At most ``cap`` points either way (扣分/加分上限)."""
-    return cap if value > cap else -cap if value < -cap else value
-
-
-def _clamp(value: float, low: float | None, high: float | None) -> float:
-    if low is not None and value < low:
-        return low
-    if high is not None and value > high:
-        return high
-    return value
-
-
-def _round(value: float, places: int) -> float:
-    """Round half up to ``places`` decimals, so a band edge is decided as a person would."""
-    quantum = Decimal(1).scaleb(-places)
-    return float(Decimal(repr(value)).quantize(quantum, rounding=ROUND_HALF_UP))
-
-
-RUNTIME: dict[str, Any] = {
-    "__builtins__": {
-        "len": len,
-        "bool": bool,
-        "sum": sum,
-        "max": max,
-        "min": min,
-        "Exception": Exception,
-    },
-    "_sx": _sx,
-    "_x": _x,
-    "_StepFailed": StepFailed,
-    "_cap": _cap,
-    "_clamp": _clamp,
-    "_round": _round,
-    **FUNCTION_IMPLS,
-}
 
 
 def declared_kinds(model: PackModel) -> dict[str, EventKind]:
@@ -649,7 +388,9 @@ class PackCompiler:
                 )
             except ValidationError as exc:
                 for err in exc.errors(include_url=False):
-                    self.error(("calendar", i, *err["loc"]), err["msg"])
+                    self.error(
+                        ("calendar", i, *err["loc"]), err["msg"].removeprefix("Value error, ")
+                    )
         if self.problems:
             raise PackError(self.problems)
         return out
@@ -682,7 +423,8 @@ class PackCompiler:
             if fname in scope:
                 self.error(
                     (*path, "facts", fname),
-                    f"fact {fname!r} has the name of a subject field or parameter",
+                    f"fact {fname!r} has the name of a subject field, a parameter or a "
+                    "history fact",
                 )
         windows_used: list[str] = []
         slot = itertools.count()
@@ -832,8 +574,8 @@ class PackCompiler:
         else:
             grades = [g.label for g in rs.grading.grades]
             rules, criterion_exprs = [], []
-            score, score_exprs, veto_exprs = self._score(
-                rs.grading, full_scope, (*path, "grading"), slot, fact_types
+            score, score_exprs, veto_exprs = compile_score(
+                self, rs.grading, full_scope, (*path, "grading"), slot, fact_types
             )
             default = (
                 score.step
@@ -945,7 +687,8 @@ class PackCompiler:
                 break
             kinds_read |= kinds
         slots = next(slot)
-        source, param_names = self._generate(
+        source, param_names, subject_reads = generate_ruleset(
+            self,
             rid,
             rs,
             facts,
@@ -986,7 +729,7 @@ class PackCompiler:
             slots=slots,
             rank={g: i for i, g in enumerate(grades)},
             fact_slots={f.name: f.slot for f in facts},
-            subject_reads=self._subject_reads,
+            subject_reads=subject_reads,
             history_cycle=rs.history.cycle if rs.history else None,
             history=history,
             score=score,
@@ -1150,186 +893,6 @@ class PackCompiler:
         default_step = self.step("grade.default", "grade", title, default, (*path, "default"))
         return grades, rules, exprs, default_step
 
-    def _score(
-        self,
-        grading: ScoreGrading,
-        scope: Mapping[str, TypeInfo],
-        path: PathKey,
-        slot: Iterable[int],
-        fact_types: Mapping[str, TypeInfo],
-    ) -> tuple[CompiledScore | None, list[tuple[int, Expr | None, Expr | None]], list[Expr]]:
-        """Check a score grading: items, categories and weights, vetoes, and bands that cover
-        the whole score range exactly once."""
-        counter = iter(slot)
-        before = len(self.problems)
-        grades = [g.label for g in grading.grades]
-        exprs: list[tuple[int, Expr | None, Expr | None]] = []
-        categories: list[CompiledCategory] = []
-        seen: set[str] = set()
-        for ci, cat in enumerate(grading.categories):
-            cpath = (*path, "categories", ci)
-            if cat.id in seen:
-                self.error((*cpath, "id"), f"duplicate category id {cat.id!r}")
-            seen.add(cat.id)
-            items: list[CompiledItem] = []
-            for ii, item in enumerate(cat.items):
-                ipath = (*cpath, "items", ii)
-                points_expr = when_expr = None
-                try:
-                    if isinstance(item.points, str):
-                        points_expr = self.parse_expr(
-                            item.points,
-                            scope,
-                            (*ipath, "points"),
-                            expect=None,
-                            scope_name=f"item {item.id}",
-                        )
-                        if (
-                            points_expr.type.type not in ("int", "number")
-                            or points_expr.type.optional
-                        ):
-                            self.error(
-                                (*ipath, "points"),
-                                "points must be a number, but this "
-                                f"is {points_expr.type.describe()}",
-                            )
-                    if item.when is not None:
-                        when_expr = self.parse_expr(
-                            item.when, scope, (*ipath, "when"), scope_name=f"item {item.id}"
-                        )
-                except PackError as exc:
-                    self.problems.extend(exc.problems)
-                    continue
-                if item.per is not None:
-                    ftype = fact_types.get(item.per)
-                    if ftype is None or ftype.type not in ("int", "number") or ftype.optional:
-                        self.error(
-                            (*ipath, "per"),
-                            f"{item.per!r} is not a count or sum fact "
-                            "of this ruleset (points are per unit of it)",
-                        )
-                        continue
-                reads = tuple(
-                    dict.fromkeys(
-                        ([item.per] if item.per else [])
-                        + list(when_expr.names if when_expr else ())
-                        + list(points_expr.names if points_expr else ())
-                    )
-                )
-                shown = when_expr or points_expr
-                step = self.step(f"item.{cat.id}.{item.id}", "item", item.title, item, ipath, shown)
-                step = replace(step, reads=reads)
-                compiled = CompiledItem(
-                    item.id,
-                    cat.id,
-                    next(counter),
-                    step,
-                    item.per,
-                    item.points if not isinstance(item.points, str) else None,
-                    item.cap,
-                    reads,
-                    item.monitoring,
-                )
-                items.append(compiled)
-                exprs.append((compiled.slot, points_expr, when_expr))
-            categories.append(
-                CompiledCategory(
-                    cat.id,
-                    next(counter),
-                    self.step(f"category.{cat.id}", "category", cat.title, cat, cpath),
-                    cat.base,
-                    cat.cap,
-                    cat.min,
-                    cat.max,
-                    1.0 if cat.weight is None else cat.weight,
-                    tuple(items),
-                )
-            )
-        if grading.points_total is not None:
-            missing = [c.id for c in grading.categories if c.max is None]
-            if missing:
-                self.error(
-                    (*path, "points_total"),
-                    f"points_total needs every category's max; {', '.join(missing)} has none",
-                )
-            elif abs(sum(c.max or 0 for c in grading.categories) - grading.points_total) > 1e-9:
-                total = sum(c.max or 0 for c in grading.categories)
-                self.error(
-                    (*path, "points_total"),
-                    f"the categories' max add up to {total:g}, not {grading.points_total:g}",
-                )
-        if grading.weights_total is not None:
-            total = sum(c.weight for c in categories)
-            if abs(total - grading.weights_total) > 1e-9:
-                self.error(
-                    (*path, "weights_total"),
-                    f"the categories' weights add up to {total:g}, not {grading.weights_total:g}",
-                )
-        total_slot = next(counter)
-        vetoes: list[CompiledCheck] = []
-        veto_exprs: list[Expr] = []
-        for vi, veto in enumerate(grading.vetoes):
-            vpath = (*path, "vetoes", vi)
-            if veto.grade not in grades:
-                self.error(
-                    (*vpath, "grade"),
-                    f"unknown grade {veto.grade!r}; grades are {', '.join(grades)}",
-                )
-            e = self.try_expr(veto.when, scope, (*vpath, "when"), scope_name=f"veto {veto.id}")
-            if e is None:
-                continue
-            vetoes.append(
-                CompiledCheck(
-                    veto.id,
-                    next(counter),
-                    self.step(f"veto.{veto.id}", "veto", veto.title, veto, vpath, e),
-                )
-            )
-            veto_exprs.append(e)
-        bands: list[CompiledBand] = []
-        for bi, band in enumerate(grading.bands):
-            bpath = (*path, "bands", bi)
-            if band.grade not in grades:
-                self.error(
-                    (*bpath, "grade"),
-                    f"unknown grade {band.grade!r}; grades are {', '.join(grades)}",
-                )
-            try:
-                interval = RealInterval.parse(band.range, bi + 1)
-            except ValueError as exc:
-                self.error((*bpath, "range"), str(exc))
-                continue
-            title = next(
-                (g.title for g in grading.grades if g.label == band.grade), Text(zh=band.grade)
-            )
-            bands.append(
-                CompiledBand(
-                    interval,
-                    band.grade,
-                    self.step(f"grade.{band.grade}", "grade", title, band, bpath),
-                )
-            )
-        if bands and len(bands) == len(grading.bands):
-            low = -math.inf if grading.floor is None else grading.floor
-            high = math.inf if grading.ceiling is None else grading.ceiling
-            for row, message in real_coverage([b.interval for b in bands], low, high):
-                self.error((*path, "bands", row - 1, "range"), f"score bands: {message}")
-        if len(self.problems) > before:
-            return None, [], []
-        score = CompiledScore(
-            tuple(categories),
-            total_slot,
-            self.step("score", "score", Text(zh="总分", en="total score"), grading, path),
-            grading.base,
-            grading.floor,
-            grading.ceiling,
-            grading.precision,
-            tuple(vetoes),
-            tuple(v.grade for v in grading.vetoes),
-            tuple(bands),
-        )
-        return score, exprs, veto_exprs
-
     def _groups(self, rs: Ruleset, path: PathKey) -> tuple[CompiledGroup, ...]:
         """Evaluation groups: first match wins; each may set its own parameter values."""
         out: list[CompiledGroup] = []
@@ -1359,75 +922,6 @@ class PackCompiler:
                 )
             )
         return tuple(out)
-
-    def _generate_score(
-        self,
-        score: CompiledScore,
-        exprs: Sequence[tuple[int, Expr | None, Expr | None]],
-        veto_exprs: Sequence[Expr],
-        rename: Callable[[str], str],
-        guarded: Callable[[list[str]], None],
-        body: list[str],
-        values: dict[int, str],
-        scope: Mapping[str, TypeInfo],
-        subject_names: set[str],
-        fact_exprs: Mapping[str, Any],
-    ) -> None:
-        """Items, category scores, the total and vetoes as straight-line code."""
-        by_slot = {slot: (p, w) for slot, p, w in exprs}
-
-        def note_reads(e: Expr | None) -> None:
-            for n in e.names if e is not None else ():
-                if (
-                    n in scope
-                    and n not in fact_exprs
-                    and n != "as_of"
-                    and n not in self.param_types
-                    and n not in self._history
-                ):
-                    subject_names.add(n)
-
-        weighted: list[str] = []
-        for cat in score.categories:
-            for item in cat.items:
-                points_expr, when_expr = by_slot[item.slot]
-                note_reads(points_expr)
-                note_reads(when_expr)
-                if points_expr is not None:
-                    code = f"({points_expr.to_python(rename)})"
-                else:
-                    code = repr(item.points)
-                if item.per is not None:
-                    code = f"{code} * f_{item.per}"
-                if when_expr is not None:
-                    code = f"({code} if ({when_expr.to_python(rename)}) else 0)"
-                if item.cap is not None:
-                    code = f"_cap({code}, {item.cap!r})"
-                guarded([f"c{item.slot} = {code}"])
-                values[item.slot] = f"c{item.slot}"
-            total = " + ".join(f"c{i.slot}" for i in cat.items)
-            if cat.cap is not None:
-                total = f"_cap({total}, {cat.cap!r})"
-            code = f"{cat.base!r} + {total}"
-            if cat.min is not None or cat.max is not None:
-                code = f"_clamp({code}, {cat.min!r}, {cat.max!r})"
-            guarded([f"c{cat.slot} = {code}"])
-            values[cat.slot] = f"c{cat.slot}"
-            weighted.append(
-                f"c{cat.slot}" if cat.weight == 1.0 else f"{cat.weight!r} * c{cat.slot}"
-            )
-        total = f"{score.base!r} + " + " + ".join(weighted)
-        guarded(
-            [
-                f"c{score.total_slot} = _round(_clamp({total}, {score.floor!r}, "
-                f"{score.ceiling!r}), {score.precision})"
-            ]
-        )
-        values[score.total_slot] = f"c{score.total_slot}"
-        for veto, e in zip(score.vetoes, veto_exprs, strict=True):
-            note_reads(e)
-            guarded([f"c{veto.slot} = ({e.to_python(rename)})"])
-            values[veto.slot] = f"c{veto.slot}"
 
     def _rollup(
         self,
@@ -1548,229 +1042,13 @@ class PackCompiler:
             if name in self._history:
                 lines.append(f"        h_{name} = H[{name!r}]")
             elif name not in direct and name != "as_of" and name not in self.param_types:
-                lines.append(f"        s_{name} = {_subject_access(name)}")
+                lines.append(f"        s_{name} = {subject_access(name)}")
         lines.append(f"        return {body}")
         lines.append("    return _f")
         namespace: dict[str, Any] = dict(RUNTIME)
         exec(compile("\n".join(lines), "<roll-up>", "exec"), namespace)
         made: Callable[..., Any] = namespace["_make"]
         return made
-
-    def _generate(
-        self,
-        rid: str,
-        rs: Ruleset,
-        facts: list[CompiledFact],
-        fact_exprs: Mapping[str, tuple[Expr | None, frozenset[str] | None, ast.expr | None]],
-        exclusions: list[CompiledCheck],
-        exclusion_exprs: list[Expr],
-        rules: list[CompiledRule],
-        criterion_exprs: list[Expr],
-        windows: list[str],
-        scope: Mapping[str, TypeInfo],
-        score: CompiledScore | None = None,
-        score_exprs: Sequence[tuple[int, Expr | None, Expr | None]] = (),
-        veto_exprs: Sequence[Expr] = (),
-    ) -> tuple[str, tuple[str, ...]]:
-        """Python source for one ruleset: a single pass over the subject's events (in date
-        order) collects every fact's evidence, then facts, exclusions, criteria and the
-        first-match decision follow as straight-line code. Generated only from checked
-        expressions; kept in ``CompiledRuleset.source`` for review.
-        """
-        params: set[str] = set()
-        srename = self._subject_rename([f.name for f in facts], params)
-        erename = self._event_rename(params)
-        subject_names: set[str] = set(rs.required)
-        values: dict[int, str] = {}
-        step_index = 0
-        body: list[str] = []
-        ind = " " * 8
-
-        def guarded(lines: list[str]) -> None:
-            nonlocal step_index
-            body.append(ind + "try:")
-            body.extend(ind + "    " + ln for ln in lines)
-            body.append(ind + "except Exception as _exc:")
-            body.append(ind + f"    raise _StepFailed({step_index}) from _exc")
-            step_index += 1
-
-        for wi, wname in enumerate(windows):
-            window: Window = self.model.windows[wname]
-            if window.type == "since":
-                assert window.field is not None
-                subject_names.add(window.field)
-                body.append(ind + f"w{wi}lo = s_{window.field}")
-
-        # One pass over the events: facts grouped by kind, then by window.
-        event_facts = [f for f in facts if f.op != "compute"]
-        by_kind: dict[str | None, dict[int, list[tuple[CompiledFact, ast.expr | None]]]] = {}
-        for f in event_facts:
-            _expr, kinds, residual = fact_exprs[f.name]
-            wi = windows.index(f.window or "")
-            for kind in sorted(kinds) if kinds is not None else [None]:
-                by_kind.setdefault(kind, {}).setdefault(wi, []).append((f, residual))
-        if event_facts:
-            # Evidence starts as the shared empty tuple; a list is made on the first match.
-            body.append(ind + " = ".join(f"ev_{f.name}" for f in event_facts) + " = ()")
-            body.append(ind + "e = None")
-            body.append(ind + "try:")
-            body.append(ind + "    for e in events:")
-            inner = ind + " " * 8
-
-            def emit(
-                groups: dict[int, list[tuple[CompiledFact, ast.expr | None]]], pad: str
-            ) -> None:
-                for wi, members in groups.items():
-                    body.append(pad + f"if w{wi}lo <= _d <= w{wi}hi:")
-                    for f, residual in members:
-                        inner_pad = pad + "    "
-                        if residual is not None:
-                            cond = node_to_python(residual, erename)
-                            body.append(inner_pad + f"if {cond}:")
-                            inner_pad += "    "
-                        body.append(inner_pad + f"if ev_{f.name}:")
-                        body.append(inner_pad + f"    ev_{f.name}.append(e)")
-                        body.append(inner_pad + "else:")
-                        body.append(inner_pad + f"    ev_{f.name} = [e]")
-
-            body.append(inner + "_d = e.date")
-            if None in by_kind:
-                emit(by_kind[None], inner)
-            kinded = [k for k in by_kind if k is not None]
-            if kinded:
-                body.append(inner + "_k = e.kind")
-                for i, kind in enumerate(kinded):
-                    body.append(inner + f"{'if' if i == 0 else 'elif'} _k == {kind!r}:")
-                    emit(by_kind[kind], inner + "    ")
-            body.append(ind + "except Exception as _exc:")
-            body.append(ind + "    raise _StepFailed(-1, e) from _exc")
-
-        for f in facts:
-            expr, _kinds, _residual = fact_exprs[f.name]
-            values[f.slot] = f"f_{f.name}"
-            if f.op == "compute":
-                assert expr is not None
-                for n in expr.names:
-                    if (
-                        n not in fact_exprs
-                        and n != "as_of"
-                        and n not in self.param_types
-                        and n not in self._history
-                    ):
-                        subject_names.add(n)
-                guarded([f"f_{f.name} = ({expr.to_python(srename)})"])
-                continue
-            ev = f"ev_{f.name}"
-            assert f.evidence_slot is not None
-            values[f.evidence_slot] = ev
-            of = rs.facts[f.name].of
-            of_access = erename(of) if of else ""
-            if f.op == "count":
-                guarded([f"f_{f.name} = len({ev})"])
-            elif f.op == "exists":
-                guarded([f"f_{f.name} = bool({ev})"])
-            elif f.op == "sum":
-                guarded([f"f_{f.name} = sum({of_access} for e in {ev})"])
-            else:
-                guarded([f"f_{f.name} = {f.op}(({of_access} for e in {ev}), default=None)"])
-
-        checks = [
-            *zip(exclusions, exclusion_exprs, strict=True),
-            *zip([c for r in rules for c in r.criteria], criterion_exprs, strict=True),
-        ]
-        for check, expr in checks:
-            for n in expr.names:
-                if (
-                    scope.get(n) is not None
-                    and n not in fact_exprs
-                    and n != "as_of"
-                    and n not in self.param_types
-                    and n not in self._history
-                ):
-                    subject_names.add(n)
-            guarded([f"c{check.slot} = ({expr.to_python(srename)})"])
-            values[check.slot] = f"c{check.slot}"
-
-        if score is not None:
-            self._generate_score(
-                score,
-                score_exprs,
-                veto_exprs,
-                srename,
-                guarded,
-                body,
-                values,
-                scope,
-                subject_names,
-                fact_exprs,
-            )
-
-        # The decision: first exclusion that holds, else the first grade rule that matches.
-        for i, check in enumerate(exclusions):
-            body.append(ind + f"{'if' if i == 0 else 'elif'} c{check.slot}:")
-            body.append(ind + f"    _x = {i}")
-        if exclusions:
-            body.append(ind + "else:")
-            body.append(ind + "    _x = -1")
-        else:
-            body.append(ind + "_x = -1")
-        body.append(ind + "_r = None")
-        body.append(ind + "if _x < 0:")
-        for i, rule in enumerate(rules):
-            joiner = " or " if rule.mode == "any" else " and "
-            cond = joiner.join(f"c{c.slot}" for c in rule.criteria)
-            body.append(ind + f"    {'if' if i == 0 else 'elif'} {cond}:")
-            body.append(ind + f"        _r = {i}")
-        if score is None:
-            body.append(ind + "    else:")
-            body.append(ind + "        _r = -1")
-            body.append(ind + "_s = _v = None")
-        else:
-            body.append(ind + "    _s = c" + str(score.total_slot))
-            for i, veto in enumerate(score.vetoes):
-                body.append(ind + f"    {'if' if i == 0 else 'elif'} c{veto.slot}:")
-                body.append(ind + f"        _v = {i}")
-            body.append(ind + ("    else:" if score.vetoes else "    if True:"))
-            body.append(ind + "        _v = -1")
-            for i, band in enumerate(score.bands):
-                iv = band.interval
-                low = (
-                    ""
-                    if iv.low == float("-inf")
-                    else f"{iv.low!r} {'<=' if iv.low_inclusive else '<'} "
-                )
-                high = (
-                    ""
-                    if iv.high == float("inf")
-                    else f" {'<=' if iv.high_inclusive else '<'} {iv.high!r}"
-                )
-                cond = f"{low}_s{high}" if (low or high) else "True"
-                body.append(ind + f"    {'if' if i == 0 else 'elif'} {cond}:")
-                body.append(ind + f"        _r = {i}")
-            body.append(ind + "else:")
-            body.append(ind + "    _s = _v = None")
-
-        head = ["def _make(AS_OF, W, P):"]
-        for wi, wname in enumerate(windows):
-            if self.model.windows[wname].type == "since":
-                head.append(f"    w{wi}hi = W[{wi}][1]")
-            else:
-                head.append(f"    w{wi}lo, w{wi}hi = W[{wi}]")
-        for p in sorted(params):
-            head.append(f"    p_{p} = P[{p!r}]")
-        head.append("    def _subject(s, events, H):")
-        for h in sorted(self._history):
-            head.append(f"        h_{h} = H[{h!r}]")
-        for n in sorted(subject_names):
-            head.append(f"        s_{n} = {_subject_access(n)}")
-        ordered = [values[i] for i in sorted(values)]
-        tail = [
-            f"        return ({', '.join([*ordered, '_x', '_r', '_s', '_v'])},)",
-            "    return _subject",
-            "",
-        ]
-        self._subject_reads = tuple(sorted(subject_names))
-        return "\n".join(head + body + tail), tuple(sorted(params))
 
 
 _OUTCOME_STEPS = {
@@ -1809,10 +1087,6 @@ def _placeholder_type(op: str) -> TypeInfo:
         "max": TypeInfo("number", optional=True),
         "min": TypeInfo("number", optional=True),
     }.get(op, TypeInfo("unknown"))
-
-
-def _subject_access(name: str) -> str:
-    return f"s.{name}" if name in Subject.model_fields else f"_sx(s, {name!r})"
 
 
 def _is_period(text: str) -> bool:

@@ -18,7 +18,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from .bulk import paused_gc
-from .compiler import CompiledCap, CompiledMeasure, CompiledRollup, CompiledRuleset, StepFailed
+from .compiled import CompiledCap, CompiledMeasure, CompiledRollup, CompiledRuleset, StepFailed
 from .errors import CalendarError, EvaluationError, Location, Problem, RecordError
 from .history import Cycle, HistoryRecords, history_fact
 from .lifecycle import Lifecycle, ProcedureRecords, calendar_problem, lifecycle_of

@@ -24,7 +24,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 
 from .calendar import WorkingCalendar
-from .compiler import CompiledProcedure
+from .compiled import CompiledProcedure
 from .errors import CalendarError, Location, Problem, RecordError
 from .records import MAX_PROBLEMS, IsoDate, _read_rows, _validation_problems
 

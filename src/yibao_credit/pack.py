@@ -18,7 +18,8 @@ from pydantic import BaseModel, ValidationError
 
 from . import pack_schema
 from .calendar import WorkingCalendar, YearArrangement, default_calendar
-from .compiler import CompiledProcedure, CompiledRuleset, PackCompiler, declared_kinds
+from .compiled import CompiledProcedure, CompiledRuleset
+from .compiler import PackCompiler, declared_kinds
 from .errors import EvaluationError, Location, PackError, Problem
 from .extends import read_pack_document
 from .history import HistoryRecords

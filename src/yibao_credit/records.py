@@ -241,7 +241,7 @@ def _validation_problems(exc: ValidationError, file: str, line: int, code: str) 
         msg = err["msg"].removeprefix("Value error, ")
         if err["type"] == "missing":
             msg = "required field is missing"
-        elif "input" in err and not isinstance(err["input"], dict):
+        elif "input" in err and err["type"] != "value_error" and not isinstance(err["input"], dict):
             msg = f"{msg} (got {err['input']!r})"
         problems.append(Problem(code, msg, Location(file, line, None, path)))
     return problems
@@ -544,7 +544,7 @@ def check_event_kinds(records: Records, kinds: Mapping[str, EventKind]) -> None:
                 value,
                 "event",
                 records.where("event", e.id, name),
-                f"a {e.kind!r} event",
+                f"{'an' if e.kind[:1] in 'aeiou' else 'a'} {e.kind!r} event",
             )
             if problem is not None:
                 problems.append(problem)

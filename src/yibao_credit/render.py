@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable
 from typing import Any, TextIO
 
 from .bulk import paused_gc
-from .compiler import StepSpec
+from .compiled import StepSpec
 from .engine import Result, Run
 from .trace import (
     DETAILS,
@@ -58,6 +58,7 @@ def result_to_dict(result: Result, lang: str = "zh", trace: str = "full") -> dic
         "policy": {"id": policy.id, "version": policy.version, "sha256": policy.sha256},
         "as_of": result.context.as_of.isoformat(),
         "ruleset": result.ruleset.id,
+        "group": result.group,
         "measures": measures_of(result, lang),
         "provisional": provisional_count(result),
     }
@@ -243,6 +244,8 @@ class JsonlWriter:
             + policy
             + ',"ruleset":'
             + _encode_str(rs.id)
+            + ',"group":'
+            + _value_json(result.group)
             + ',"measures":'
             + measures
             + tail

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from .compiler import StepSpec
+from .compiled import StepSpec
 from .errors import Problem, RecordError
 from .records import MAX_PROBLEMS, Event, Records
 

@@ -11,7 +11,7 @@ import datetime as dt
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
-from .compiler import CompiledFact, StepSpec
+from .compiled import CompiledFact, StepSpec
 from .engine import Result
 from .lifecycle import Lifecycle
 from .records import Event
@@ -114,6 +114,10 @@ def _name_value(result: Result, name: str) -> Any:
         return result.values[values[name]]
     if name == "as_of":
         return result.context.as_of
+    if result.group is not None:
+        group = next(g for g in result.ruleset.groups if g.id == result.group)
+        if name in group.params:
+            return group.params[name]
     params = result.context.params
     if name in params:
         return params[name].value

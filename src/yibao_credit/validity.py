@@ -14,7 +14,7 @@ import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from .compiler import StepSpec
+from .compiled import StepSpec
 from .errors import Problem, RecordError
 from .expressions import shift_period
 from .records import MAX_PROBLEMS, Event, Records
