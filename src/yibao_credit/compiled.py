@@ -219,6 +219,9 @@ class CompiledRuleset:
     allocation: CompiledAllocation | None = None
     condition: Callable[[Subject], bool] | None = None
     """The ruleset's ``applies_to.when``, ready to call (parameters do not enter it)."""
+    memo: dict[str, dict[Any, Any]] = field(default_factory=dict, repr=False)
+    """Per-ruleset caches of rendering plans (kept here, not keyed by id(), so they die with
+    the ruleset)."""
     has_provisional: bool = False
     """Whether any rule of the ruleset (or of the pack's procedures) is provisional."""
 

@@ -218,36 +218,34 @@ def _needed_facts(result: Result, checks: set[str]) -> set[str]:
 
 
 Plan = tuple[frozenset[str], list[CompiledFact], list[str], frozenset[str]]
-_PLANS: dict[tuple[Any, ...], Plan] = {}
+
+
+def _plan_key(result: Result) -> tuple[Any, ...]:
+    """What decides which steps a decisive trace shows: the outcome, which criteria or items
+    held, which measures were checked, and an exclusion a decision corrected."""
+    rs, values = result.ruleset, result.values
+    measured = tuple(id(m) for m, _ in result.measure_checks)
+    corrected = result.lifecycle.evaluated_exclusion if result.lifecycle is not None else None
+    if rs.score is not None and result.status != "excluded":
+        flags = tuple(bool(values[i.slot]) for c in rs.score.categories for i in c.items)
+        return ("s", flags, result.veto, measured, corrected)
+    if result.status == "excluded":
+        return ("x", result.exclusion, measured)
+    if result.rule is not None and result.rule >= 0:
+        rule = rs.rules[result.rule]
+        held = tuple(bool(values[c.slot]) for c in rule.criteria)
+        return ("r", result.rule, held, measured, corrected)
+    held = tuple(bool(values[c.slot]) for r in rs.rules for c in r.criteria)
+    return ("d", held, measured, corrected)
 
 
 def _decisive_plan(result: Result) -> Plan:
     """The checks, facts and windows a decisive trace shows; the same for every result with
     the same outcome and the same criteria met, so it is worked out once per such shape."""
-    rs, values = result.ruleset, result.values
-    measured = tuple(id(m) for m, _ in result.measure_checks)
-    if rs.score is not None and result.status != "excluded":
-        flags = tuple(bool(values[i.slot]) for c in rs.score.categories for i in c.items)
-        key: tuple[Any, ...] = (id(rs), "s", flags, result.veto, measured)
-    elif result.status == "excluded":
-        key = (id(rs), "x", result.exclusion, measured)
-    elif result.rule is not None and result.rule >= 0:
-        rule = rs.rules[result.rule]
-        key = (
-            id(rs),
-            "r",
-            result.rule,
-            tuple(bool(values[c.slot]) for c in rule.criteria),
-            measured,
-        )
-    else:
-        key = (
-            id(rs),
-            "d",
-            tuple(bool(values[c.slot]) for r in rs.rules for c in r.criteria),
-            measured,
-        )
-    plan = _PLANS.get(key)
+    rs = result.ruleset
+    key = _plan_key(result)
+    plans = rs.memo.setdefault("plans", {})
+    plan: Plan | None = plans.get(key)
     if plan is None:
         checks = frozenset(_decisive_checks(result))
         needed = _needed_facts(result, set(checks))
@@ -257,9 +255,9 @@ def _decisive_plan(result: Result) -> Plan:
         reads |= {n for f in facts for n in f.step.reads}
         reads |= {n for m, _ in result.measure_checks for n in m.step.reads}
         history = frozenset(h.name for h in rs.history if h.name in reads)
-        if len(_PLANS) > 10_000:
-            _PLANS.clear()
-        plan = _PLANS[key] = (checks, facts, windows, history)
+        if len(plans) > 10_000:
+            plans.clear()
+        plan = plans[key] = (checks, facts, windows, history)
     return plan
 
 
@@ -431,17 +429,39 @@ def iter_steps(result: Result, detail: str = "full") -> Iterator[Step]:
 
 def provisional_count(result: Result) -> int:
     """How many provisional values (rules, or parameters in force) the result depended on:
-    those of the steps a decisive trace shows."""
+    those of the steps a decisive trace shows. Counted once per shape of result."""
     rs = result.ruleset
     if not rs.has_provisional and not result.context.provisional_params:
         return 0
-    specs: set[StepSpec] = set()
-    names: set[str] = set()
-    for spec, *_ in iter_steps(result, "decisive"):
-        if spec.provisional:
-            specs.add(spec)
-        names.update(spec.reads)
-    return len(specs) + len(names & result.context.provisional_params)
+    life = result.lifecycle
+    key = (
+        result.context.provisional_params,
+        _plan_key(result),
+        result.group,
+        tuple(id(a.step) for a in result.set_aside),
+        tuple(id(o.band.step) if o.band else id(o.rollup.step) for o in result.rollups),
+        None
+        if life is None
+        else (
+            tuple(id(d.procedure) for d in life.deadlines),
+            life.objection is not None,
+            life.decision is not None,
+        ),
+    )
+    memo = rs.memo.setdefault("provisional", {})
+    count: int | None = memo.get(key)
+    if count is None:
+        specs: set[StepSpec] = set()
+        names: set[str] = set()
+        for spec, *_ in iter_steps(result, "decisive"):
+            if spec.provisional:
+                specs.add(spec)
+            names.update(spec.reads)
+        count = len(specs) + len(names & result.context.provisional_params)
+        if len(memo) > 10_000:
+            memo.clear()
+        memo[key] = count
+    return count
 
 
 def _set_aside_steps(result: Result) -> Iterator[Step]:
