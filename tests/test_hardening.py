@@ -749,6 +749,50 @@ def test_pack_effective_period_is_inclusive_at_both_ends(
     assert ("eval.pack-not-in-force" in codes) is warned
 
 
+def test_a_single_pack_file_outside_its_period_warns_on_the_command_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A single pack evaluated before its effective.from is run with a warning (one may test a
+    pack on older data); only a folder of versions refuses a date none of them covers."""
+    from yibao_credit.cli import main
+
+    subjects = tmp_path / "s.jsonl"
+    subjects.write_text(json.dumps(inst("H1")) + "\n", encoding="utf-8")
+    code = main(
+        ["evaluate", str(ZHENJIANG), "--subjects", str(subjects), "--as-of", "2023-12-31"]
+    )
+    out, err = capsys.readouterr()
+    assert code == 0
+    assert "eval.pack-not-in-force" in err
+    assert json.loads(out.splitlines()[0])["subject_id"] == "H1"
+
+
+JIANGSU_2024 = ROOT / "policies" / "jiangsu_perf" / "jiangsu_perf_2024.yaml"
+
+
+@pytest.mark.parametrize(
+    ("as_of", "warned"),
+    [
+        (dt.date(2025, 1, 1), False),  # evaluates 2024: the version's own year
+        (dt.date(2025, 12, 31), False),
+        (dt.date(2024, 12, 31), True),  # evaluates 2023
+        (dt.date(2026, 1, 1), True),  # evaluates 2025
+    ],
+)
+def test_a_pack_versioned_by_the_evaluated_year_is_in_force_for_that_year(
+    as_of: dt.date, warned: bool
+) -> None:
+    """苏医保办发〔2023〕26号 三(一): the evaluated year is the previous calendar year, and the
+    2024 table is in force for the year 2024, evaluated during 2025 — no warning then."""
+    policy = yc.load_policy(JIANGSU_2024)
+    subject = {**inst("H1"), "inpatient": True}
+    run = policy.evaluate([subject], [], as_of=as_of)
+    found = [w for w in run.warnings if w.code == "eval.pack-not-in-force"]
+    assert bool(found) is warned
+    if warned:
+        assert "evaluated period" in found[0].message
+
+
 # -- keyword arguments ---------------------------------------------------------------------------
 
 

@@ -12,13 +12,14 @@ an error, never a skewed allocation.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from .engine import Result, Run
 from .errors import EvaluationError, Location, Problem, RecordError
@@ -33,6 +34,19 @@ class DepositRecord(BaseModel):
     id: str = ""
     subject_id: str
     deposit: int = Field(ge=0)
+
+    @field_validator("deposit", mode="before")
+    @classmethod
+    def _whole_fen(cls, value: Any) -> Any:
+        """Fen are written as digits: not true/false, not 12.0 or 1e3, not '+5' or '1_000'."""
+        if isinstance(value, bool) or not isinstance(value, (int, str)):
+            raise ValueError(f"must be a whole number of fen written as digits, got {value!r}")
+        if isinstance(value, str) and not _DIGITS.fullmatch(value.strip()):
+            raise ValueError(f"must be a whole number of fen written as digits, got {value!r}")
+        return value
+
+
+_DIGITS = re.compile(r"-?[0-9]+")
 
 
 @dataclass
@@ -122,7 +136,11 @@ def largest_remainder(
 ) -> dict[str, tuple[Fraction, int, bool]]:
     """Split ``pool`` fen in proportion to ``weights``: exact share, fen allocated, and
     whether the subject received a left-over fen. The fen always add up to the pool."""
+    if pool < 0 or any(w < 0 for w in weights.values()):
+        raise ValueError("the pool and every weight must be ≥ 0")
     total = sum(weights.values(), Fraction(0))
+    if pool == 0 and weights:
+        return {k: (Fraction(0), 0, False) for k in weights}
     if total <= 0:
         raise ValueError("the weights add up to nothing: there is no basis to share the pool")
     exact = {k: pool * w / total for k, w in weights.items()}
@@ -136,15 +154,23 @@ def largest_remainder(
 def allocate(run: Run, deposits: Deposits) -> AllocationResult:
     """Pool the deposits of every subject whose ruleset allocates, and share the pool out."""
     context = run.context
-    params = {n: p.value for n, p in context.params.items()}
+    # Exact arithmetic: deposits, scores and decimal parameters enter the weight as fractions.
+    params = {n: _exact(p.value) for n, p in context.params.items()}
     problems: list[Problem] = []
     weights: dict[str, Fraction] = {}
     chosen: list[Result] = []
     made: dict[int, Any] = {}
     spec = None
+    if not any(rs.allocation is not None for rs in context.policy.rulesets.values()):
+        raise EvaluationError(
+            Problem("eval.no-allocation", "no ruleset of this pack defines an allocation")
+        )
+    not_allocated: list[str] = []
     for r in run:
         alloc = r.ruleset.allocation
         if alloc is None:
+            if r.subject.id in deposits.amounts:
+                not_allocated.append(r.subject.id)
             continue
         spec = alloc.step
         sid = r.subject.id
@@ -174,11 +200,21 @@ def allocate(run: Run, deposits: Deposits) -> AllocationResult:
             fn = made.get(id(alloc))
             if fn is None:
                 fn = made[id(alloc)] = alloc.weight(context.as_of, params)
-            weight = fn(r.subject, deposit, r.score, r.grade, r.status)
+            try:
+                weight = fn(r.subject, Fraction(deposit), _exact(r.score), r.grade, r.status)
+            except Exception as exc:  # a pack's arithmetic: division by zero and the like
+                problems.append(
+                    Problem(
+                        "eval.allocation-weight",
+                        f"{sid!r}: the weight could not be computed: {type(exc).__name__}: {exc}",
+                        Location(deposits.file, deposits.lines.get(sid)),
+                    )
+                )
+                continue
         if (
-            not isinstance(weight, (int, float))
+            not isinstance(weight, (int, float, Fraction))
             or isinstance(weight, bool)
-            or not math.isfinite(weight)
+            or (isinstance(weight, float) and not math.isfinite(weight))
             or weight < 0
         ):
             problems.append(
@@ -189,10 +225,17 @@ def allocate(run: Run, deposits: Deposits) -> AllocationResult:
                 )
             )
             continue
-        weights[sid] = (
-            Fraction(repr(float(weight))) if isinstance(weight, float) else Fraction(weight)
-        )
+        weights[sid] = _exact(weight)
         chosen.append(r)
+    for sid in not_allocated:
+        problems.append(
+            Problem(
+                "record.deposit.not-allocated",
+                f"a deposit for {sid!r}, whose ruleset allocates nothing: it would be left out "
+                "of the pool",
+                Location(deposits.file, deposits.lines.get(sid), None, "subject_id"),
+            )
+        )
     graded_ids = {r.subject.id for r in run}
     for sid in sorted(set(deposits.amounts) - graded_ids):
         problems.append(
@@ -204,10 +247,8 @@ def allocate(run: Run, deposits: Deposits) -> AllocationResult:
         )
     if problems:
         raise RecordError(problems[:MAX_PROBLEMS])
-    if spec is None:
-        raise EvaluationError(
-            Problem("eval.no-allocation", "no ruleset of this pack defines an allocation")
-        )
+    if spec is None:  # an allocating ruleset graded nobody
+        return AllocationResult(0, (), None, None)
     pool = sum(deposits.amounts[r.subject.id] for r in chosen)
     try:
         split = largest_remainder(pool, weights)
@@ -228,3 +269,14 @@ def allocate(run: Run, deposits: Deposits) -> AllocationResult:
     result = AllocationResult(pool, shares, spec.clause, spec.provisional)
     assert result.allocated == pool
     return result
+
+
+def _exact(value: Any) -> Any:
+    """A float as the decimal it prints as (64.4 → 322/5); an int as a fraction; else as is."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, float) and math.isfinite(value):
+        return Fraction(repr(value))
+    if isinstance(value, int):
+        return Fraction(value)
+    return value

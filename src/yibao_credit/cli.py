@@ -24,7 +24,7 @@ from .lifecycle import read_procedures
 from .pack import Policy, load_policies, load_policy
 from .packtest import default_tests_path, read_tests, run_case
 from .records import Records, load_records
-from .render import FORMATS, write_results
+from .render import FORMATS, csv_value, write_aligned, write_results
 from .summary import summarize, summary_table
 from .trace import DETAILS, render_text
 
@@ -134,17 +134,21 @@ def cmd_allocate(args: argparse.Namespace) -> int:
             writer = csv.writer(out, lineterminator="\n")
             writer.writerow(list(rows[0]) if rows else ["subject_id"])
             for row in rows:
-                writer.writerow(["" if v is None else v for v in row.values()])
+                writer.writerow([csv_value(v) for v in row.values()])
         else:
-            out.write(
-                f"{'subject_id':<12} {'grade':<6} {'score':>8} {'deposit':>12} {'allocated':>12}\n"
-            )
+            table = [["subject_id", "grade", "score", "deposit", "allocated", ""]]
             for s in result.shares:
-                score = "" if s.score is None else f"{s.score:g}"
-                out.write(
-                    f"{s.subject_id:<12} {s.grade or '-':<6} {score:>8} {s.deposit:>12} "
-                    f"{s.allocated:>12}{' +1' if s.extra_fen else ''}\n"
+                table.append(
+                    [
+                        s.subject_id,
+                        s.grade or "-",
+                        "" if s.score is None else f"{s.score:g}",
+                        str(s.deposit),
+                        str(s.allocated),
+                        "+1" if s.extra_fen else "",
+                    ]
                 )
+            write_aligned(table, out, right=(2, 3, 4))
     sys.stderr.write(
         f"pool {result.pool} fen, allocated {result.allocated} fen to {len(result.shares)} "
         f"subject(s)"

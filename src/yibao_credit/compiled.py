@@ -9,6 +9,7 @@ import datetime as dt
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
+from fractions import Fraction
 from typing import Any
 
 from .expressions import FUNCTION_IMPLS
@@ -289,6 +290,7 @@ RUNTIME: dict[str, Any] = {
     "_cap": _cap,
     "_clamp": _clamp,
     "_round": _round,
+    "_Fraction": Fraction,
     **FUNCTION_IMPLS,
 }
 

@@ -613,7 +613,9 @@ class PackCompiler:
                 else:
                     direct = {n: n for n in ("deposit", "score", "grade", "status")}
                     allocation = CompiledAllocation(
-                        self._lambda(weight, ["s", "deposit", "score", "grade", "status"], direct),
+                        self._lambda(
+                            weight, ["s", "deposit", "score", "grade", "status"], direct, True
+                        ),
                         rs.allocation.excluded,
                         self.step(
                             "allocation",
@@ -1027,14 +1029,16 @@ class PackCompiler:
 
         return rename
 
-    def _lambda(self, expr: Expr, args: list[str], direct: Mapping[str, str]) -> Callable[..., Any]:
+    def _lambda(
+        self, expr: Expr, args: list[str], direct: Mapping[str, str], exact: bool = False
+    ) -> Callable[..., Any]:
         params: set[str] = set()
         base = self._subject_rename((), params)
 
         def rename(name: str) -> str:
             return direct[name] if name in direct else base(name)
 
-        body = expr.to_python(rename)
+        body = expr.to_python(rename, exact)
         lines = ["def _make(AS_OF, P):"]
         lines += [f"    p_{p} = P[{p!r}]" for p in sorted(params)]
         lines.append(f"    def _f({', '.join(args)}):")

@@ -237,12 +237,19 @@ def _prepare(
                     )
                 )
     effective = policy.model.pack.effective
-    if as_of < effective.from_ or (effective.to is not None and as_of > effective.to):
+    # A pack versioned by its evaluated period is in force for that period, not on as_of.
+    day = policy.selection_date(as_of)
+    if day < effective.from_ or (effective.to is not None and day > effective.to):
         until = effective.to.isoformat() if effective.to else "open"
+        what = (
+            f"as_of {as_of.isoformat()}"
+            if day == as_of
+            else f"the evaluated period of as_of {as_of.isoformat()} (from {day.isoformat()})"
+        )
         warnings.append(
             Problem(
                 "eval.pack-not-in-force",
-                f"as_of {as_of.isoformat()} is outside the pack's effective period "
+                f"{what} is outside the pack's effective period "
                 f"({effective.from_.isoformat()} .. {until})",
                 policy.doc.locate(("pack", "effective")),
             )
@@ -312,11 +319,21 @@ def _run(prepared: Prepared) -> Run:
     append = results.append
     review = policy.review
     review_problems: list[Problem] = []
+    with_history = context.history.subject_ids() if context.history is not None else frozenset()
+    no_history: dict[str, tuple[dict[str, Any], dict[str, tuple[Cycle, ...]]]] = {}
     for subject, rs, group in prepared.assigned:
         h_values: Mapping[str, Any] = EMPTY
         h_cycles: Mapping[str, tuple[Cycle, ...]] = EMPTY
         if rs.history:
-            h_values, h_cycles = _history_of(subject, rs, context)
+            if subject.id in with_history:
+                h_values, h_cycles = _history_of(subject, rs, context)
+            else:
+                # Every cycle is missing for a subject with no earlier result: the same
+                # (immutable) readings for all of them, computed once per ruleset.
+                cached = no_history.get(rs.id)
+                if cached is None:
+                    cached = no_history[rs.id] = _history_of(subject, rs, context)
+                h_values, h_cycles = cached
         fn = functions[(rs.id, group)]
         events = grouped.get(subject.id, no_events)
         stages: tuple[tuple[str, Any, Any], ...] = ()
@@ -455,11 +472,16 @@ def _measures(results: list[Result], context: RunContext) -> None:
     """The measures each final grade brings, with conditional ones decided per subject."""
     params = {name: p.value for name, p in context.params.items()}
     made: dict[int, Any] = {}
+    conditional: dict[tuple[str, str], bool] = {}
     for r in results:
         if r.grade is None:
             continue
         candidates = r.ruleset.measures.get(r.grade, ())
-        if not any(m.when for m in candidates):
+        key = (r.ruleset.id, r.grade)
+        when = conditional.get(key)
+        if when is None:
+            when = conditional[key] = any(m.when for m in candidates)
+        if not when:
             r.measures = candidates
             continue
         chosen: list[CompiledMeasure] = []

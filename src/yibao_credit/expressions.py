@@ -16,10 +16,12 @@ from __future__ import annotations
 import ast
 import datetime as dt
 import difflib
+import math
 from calendar import monthrange
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from decimal import ROUND_HALF_UP, Decimal
+from fractions import Fraction
 from functools import lru_cache
 from typing import Any
 
@@ -80,8 +82,11 @@ def add_period(day: dt.date, period: str) -> dt.date:
     return shift_period(day, period)
 
 
-def round_half_up(value: float) -> int:
+def round_half_up(value: float | Fraction) -> int:
     """四舍五入: halves go up (2.5 → 3, -2.5 → -3), as Chinese rules mean by rounding."""
+    if isinstance(value, Fraction):
+        half_up = math.floor(abs(value) + Fraction(1, 2))
+        return half_up if value >= 0 else -half_up
     return int(Decimal(str(value)).quantize(Decimal(1), rounding=ROUND_HALF_UP))
 
 
@@ -187,9 +192,12 @@ class Expr:
     names: tuple[str, ...]
     type: TypeInfo
 
-    def to_python(self, rename: Callable[[str], str]) -> str:
-        """Python source for this expression with each name replaced by ``rename(name)``."""
-        tree = _Rename(rename).visit(_copy(self.tree))
+    def to_python(self, rename: Callable[[str], str], exact: bool = False) -> str:
+        """Python source for this expression with each name replaced by ``rename(name)``.
+
+        ``exact``: decimal literals become fractions (``_Fraction('0.8')``), so that money
+        computed from exact inputs stays exact instead of passing through binary floats."""
+        tree = _Rename(rename, exact).visit(_copy(self.tree))
         return ast.unparse(tree)
 
 
@@ -199,8 +207,18 @@ def _copy(tree: ast.Expression) -> ast.Expression:
 
 
 class _Rename(ast.NodeTransformer):
-    def __init__(self, rename: Callable[[str], str]) -> None:
+    def __init__(self, rename: Callable[[str], str], exact: bool = False) -> None:
         self.rename = rename
+        self.exact = exact
+
+    def visit_Constant(self, node: ast.Constant) -> ast.AST:
+        if self.exact and isinstance(node.value, float):
+            return ast.Call(
+                func=ast.Name(id="_Fraction", ctx=ast.Load()),
+                args=[ast.Constant(value=repr(node.value))],
+                keywords=[],
+            )
+        return node
 
     def visit_Call(self, node: ast.Call) -> ast.AST:
         assert isinstance(node.func, ast.Name)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import calendar
 import csv
 import datetime as dt
+import functools
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -56,6 +57,10 @@ class HistoryRecords:
 
     def get(self, subject_id: str, as_of: dt.date) -> PastResult | None:
         return self.results.get((subject_id, as_of))
+
+    def subject_ids(self) -> frozenset[str]:
+        """The subjects with at least one earlier result."""
+        return frozenset(sid for sid, _ in self.results)
 
 
 def _row(raw: dict[str, Any]) -> dict[str, Any]:
@@ -193,6 +198,7 @@ MAX_CYCLES = 50
 """How far back a ``held`` run is followed at most."""
 
 
+@functools.lru_cache(maxsize=4096)
 def cycle_as_of(as_of: dt.date, cycle: str, back: int) -> dt.date:
     """The as_of of the cycle ``back`` cycles before (computed from as_of, never stepwise, so
     a month-end never drifts)."""

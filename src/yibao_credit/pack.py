@@ -318,7 +318,12 @@ class PolicySet:
         return self.versions[0].id
 
     def for_as_of(self, as_of: dt.date) -> Policy:
-        """The version in force on the date that picks versions (see ``Meta.version_by``)."""
+        """The version in force on the date that picks versions (see ``Meta.version_by``).
+
+        A single pack is always used: evaluating it outside its effective period is the
+        ``eval.pack-not-in-force`` warning, not an error (one may test a pack on older data)."""
+        if len(self.versions) == 1:
+            return self.versions[0]
         for policy in self.versions:
             day = policy.selection_date(as_of)
             eff = policy.model.pack.effective

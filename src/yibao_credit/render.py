@@ -11,7 +11,7 @@ import csv
 import datetime as dt
 import io
 import json
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable, Sequence
 from typing import Any, TextIO
 
 from .bulk import paused_gc
@@ -263,6 +263,15 @@ def write_jsonl(
             write(writer.line(r))
 
 
+def csv_value(value: Any) -> str:
+    """A cell as JSON writes the value (true, 87.9, 100), empty for none."""
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    return dumps(jsonable(value))
+
+
 def write_csv(
     results: Iterable[Result], out: TextIO, lang: str = "zh", trace: str = "full"
 ) -> None:
@@ -278,7 +287,7 @@ def write_csv(
                 d["subject_id"],
                 d["status"],
                 d["grade"] or "",
-                "",
+                csv_value(d["score"]),
                 d["exclusion"] or "",
                 d["ruleset"],
                 ";".join(m["id"] for m in d["measures"]),
@@ -324,9 +333,19 @@ def write_table(
                 ", ".join(decisive),
             ]
         )
+    write_aligned(rows, out)
+
+
+def write_aligned(rows: Sequence[Sequence[str]], out: TextIO, right: Collection[int] = ()) -> None:
+    """Rows of cells as columns two spaces apart, padded by display width (a CJK character
+    takes two columns in a terminal); the columns whose numbers are in ``right`` (numbers)
+    are aligned right, the others left."""
     widths = [max(_width(row[i]) for row in rows) for i in range(len(rows[0]))]
     for row in rows:
-        cells = [c + " " * (widths[i] - _width(c)) for i, c in enumerate(row)]
+        cells = [
+            " " * (widths[i] - _width(c)) + c if i in right else c + " " * (widths[i] - _width(c))
+            for i, c in enumerate(row)
+        ]
         out.write("  ".join(cells).rstrip() + "\n")
 
 
