@@ -758,9 +758,7 @@ def test_a_single_pack_file_outside_its_period_warns_on_the_command_line(
 
     subjects = tmp_path / "s.jsonl"
     subjects.write_text(json.dumps(inst("H1")) + "\n", encoding="utf-8")
-    code = main(
-        ["evaluate", str(ZHENJIANG), "--subjects", str(subjects), "--as-of", "2023-12-31"]
-    )
+    code = main(["evaluate", str(ZHENJIANG), "--subjects", str(subjects), "--as-of", "2023-12-31"])
     out, err = capsys.readouterr()
     assert code == 0
     assert "eval.pack-not-in-force" in err

@@ -43,6 +43,8 @@ class DepositRecord(BaseModel):
             raise ValueError(f"must be a whole number of fen written as digits, got {value!r}")
         if isinstance(value, str) and not _DIGITS.fullmatch(value.strip()):
             raise ValueError(f"must be a whole number of fen written as digits, got {value!r}")
+        if int(value) < 0:
+            raise ValueError(f"a withheld deposit cannot be negative, got {value!r}")
         return value
 
 
@@ -220,7 +222,7 @@ def allocate(run: Run, deposits: Deposits) -> AllocationResult:
             problems.append(
                 Problem(
                     "eval.allocation-weight",
-                    f"{sid!r}: the weight must be a finite number ≥ 0, got {weight!r}",
+                    f"{sid!r}: the weight must be a finite number ≥ 0, got {weight}",
                     Location(deposits.file, deposits.lines.get(sid)),
                 )
             )

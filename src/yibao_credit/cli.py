@@ -174,7 +174,9 @@ def cmd_review(args: argparse.Namespace) -> int:
             out.write(f"{r.subject.id}  {r.subject.name or ''}  [{scores}]\n")
             for c in r.review_changes:
                 key = ", ".join(f"{k}={v}" for k, v in zip(review.key, c.key, strict=True))
-                steps = " → ".join(f"{s} {v}" for s, v, _ in c.values)
+                steps = " → ".join(f"{s} {csv_value(v)}" for s, v, _ in c.values)
+                if c.values[0][0] != review.stages[0]:
+                    steps = f"{review.stages[0]} — → {steps}"
                 out.write(f"    {key}: {steps}\n")
     return 0
 
@@ -229,6 +231,13 @@ def cmd_test(args: argparse.Namespace) -> int:
     files: list[Path] = []
     for target in args.targets:
         p = Path(target)
+        if p.is_dir():  # a folder of versions: the tests beside each version that has them
+            found = sorted(p.glob("*.tests.yaml"))
+            if not found:
+                sys.stderr.write(f"error: {p}: no *.tests.yaml beside the versions\n")
+                return 1
+            files += found
+            continue
         files.append(p if p.name.endswith(".tests.yaml") else default_tests_path(p))
     passed = failed = 0
     for f in files:

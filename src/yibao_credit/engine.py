@@ -347,6 +347,8 @@ def _run(prepared: Prepared) -> Run:
                     for name, v in zip(review.stages, staged, strict=True)
                 )
                 values = staged[-1]
+                if changes:
+                    changes = _used_changes(changes, staged, rs)
             else:
                 values = fn(subject, events, h_values)
         except StepFailed as exc:
@@ -406,6 +408,15 @@ def evaluate(
     objection and decision records, for each result's lifecycle, judged as of ``on``.
     """
     return run(prepare(policy, records, as_of, history, procedures, on))
+
+
+def _used_changes(
+    changes: tuple[Change, ...], staged: list[Any], rs: CompiledRuleset
+) -> tuple[Change, ...]:
+    """The review changes to values some fact of some stage read: a change to a value the
+    evaluation never uses (another period's, say) changes nothing and is not reported."""
+    used = {e.id for v in staged for slot in rs.evidence_slots.values() for e in v[slot]}
+    return tuple(c for c in changes if any(eid in used for _, _, eid in c.values))
 
 
 def _history_of(

@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import difflib
 import itertools
+from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -289,12 +290,20 @@ class PolicySet:
             raise PackError(Problem("pack.versions", "no pack found"))
         ids = sorted({v.id for v in versions})
         if len(ids) > 1:
+            # The id most versions carry is taken as the pack's; each other one is located.
+            counts = Counter(v.id for v in versions)
+            usual = max(ids, key=lambda i: (counts[i], -ids.index(i)))
             raise PackError(
-                Problem(
-                    "pack.versions",
-                    f"versions of one pack share its id; found {', '.join(ids)}",
-                    Location(versions[0].file),
-                )
+                [
+                    Problem(
+                        "pack.versions",
+                        f"versions of one pack share its id; this file says {v.id!r}, "
+                        f"{counts[usual]} other(s) say {usual!r} ({', '.join(ids)} found)",
+                        v.doc.locate(("pack", "id")),
+                    )
+                    for v in sorted(versions, key=lambda v: v.file)
+                    if v.id != usual
+                ]
             )
         self.versions = sorted(versions, key=lambda v: v.model.pack.effective.from_)
         problems = []

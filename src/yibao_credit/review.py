@@ -29,7 +29,8 @@ class CompiledReview:
 
 @dataclass(frozen=True, slots=True)
 class Change:
-    """One assessed value whose stages disagree: its key and each stage's value."""
+    """One assessed value whose stages disagree, or that a review stage supplied first: its
+    key and each stage's value."""
 
     key: tuple[Any, ...]
     values: tuple[tuple[str, Any, str], ...]  # (stage, value, event id)
@@ -70,8 +71,8 @@ def stage_lists(
             problems.append(
                 Problem(
                     "record.event.review-duplicate",
-                    f"a second {stage!r} value for {dict(zip(review.key, key, strict=True))} "
-                    f"(first: {slot[rank[stage]].id!r})",
+                    f"two {stage!r} values for {dict(zip(review.key, key, strict=True))}: "
+                    f"events {slot[rank[stage]].id!r} and {e.id!r}; a stage gives one value",
                     records.where("event", e.id),
                 )
             )
@@ -90,7 +91,8 @@ def stage_lists(
         values = tuple(
             (review.stages[s], stages[s].attr("value"), stages[s].id) for s in sorted(stages)
         )
-        if len({repr(v) for _, v, _ in values}) > 1:
+        # A change: review gave another value, or a value the institution had not given.
+        if len({repr(v) for _, v, _ in values}) > 1 or min(stages) > 0:
             changes.append(Change(key, values))
     return lists, tuple(changes)
 

@@ -125,9 +125,21 @@ def compile_score(
             )
         elif abs(sum(c.max or 0 for c in grading.categories) - grading.points_total) > 1e-9:
             total = sum(c.max or 0 for c in grading.categories)
+            target: PathKey = (*path, "points_total")
+            where = ""
+            if c.doc.file_of(target) != c.doc.file:
+                # The total comes from the pack extended; blame the max this file wrote.
+                own = [
+                    p
+                    for i in range(len(grading.categories))
+                    if c.doc.file_of(p := (*path, "categories", i, "max")) == c.doc.file
+                ]
+                if own:
+                    where = f" (points_total is set in {c.doc.file_of(target)})"
+                    target = own[0]
             c.error(
-                (*path, "points_total"),
-                f"the categories' max add up to {total:g}, not {grading.points_total:g}",
+                target,
+                f"the categories' max add up to {total:g}, not {grading.points_total:g}{where}",
             )
     if grading.weights_total is not None:
         total = sum(c.weight for c in categories)
