@@ -115,6 +115,45 @@ def test_jsonl_writer_matches_result_to_dict_on_a_generated_province(
     assert _check_writer(province_run, lang, trace) == 3000
 
 
+def _other_runs() -> dict[str, yc.Run]:
+    """Score packs, several subject types, evaluation groups, repairs and review stages: the
+    shapes the writer's trace templates must get right beyond Zhenjiang's criteria."""
+    from benchmarks.generate_shenzhen import generate as generate_shenzhen
+
+    runs: dict[str, yc.Run] = {}
+    for name, pack, as_of in (
+        ("jinan", ROOT / "policies" / "jinan.yaml", dt.date(2024, 12, 31)),
+        ("shenzhen", ROOT / "policies" / "shenzhen.yaml", dt.date(2024, 12, 31)),
+        ("jiangsu", ROOT / "policies" / "jiangsu_perf" / "jiangsu_perf_2024.yaml",
+         dt.date(2025, 3, 31)),
+    ):  # fmt: skip
+        folder = ROOT / "examples" / name
+        records = yc.load_records(folder / "subjects.jsonl", folder / "events.jsonl")
+        runs[name] = yc.load_policy(pack).evaluate(records, as_of=as_of)
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        subjects, events = generate_shenzhen(300, Path(tmp), seed=7, as_of=AS_OF)
+        records = yc.load_records(subjects, events)
+    shenzhen = yc.load_policy(ROOT / "policies" / "shenzhen.yaml")
+    runs["shenzhen-generated"] = shenzhen.evaluate(records, as_of=AS_OF)
+    return runs
+
+
+@pytest.fixture(scope="module")
+def other_runs() -> dict[str, yc.Run]:
+    return _other_runs()
+
+
+@pytest.mark.parametrize("trace", TRACES)
+@pytest.mark.parametrize("name", ["jinan", "shenzhen", "jiangsu", "shenzhen-generated"])
+def test_jsonl_writer_matches_result_to_dict_for_score_packs(
+    other_runs: dict[str, yc.Run], name: str, trace: str
+) -> None:
+    run = other_runs[name]
+    assert _check_writer(run, "zh", trace) == len(list(run)) > 5
+
+
 def test_generated_province_exercises_what_the_writer_caches(province_run: yc.Run) -> None:
     """The byte-equality above only means something if the province has repeated quiet
     traces, subjects with evidence, exclusions and capped chain headquarters."""

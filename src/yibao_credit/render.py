@@ -12,6 +12,7 @@ import datetime as dt
 import io
 import json
 from collections.abc import Callable, Collection, Iterable, Sequence
+from operator import itemgetter
 from typing import Any, TextIO
 
 from .bulk import paused_gc
@@ -105,6 +106,11 @@ class JsonlWriter:
     A province has a hundred thousand subjects and forty steps each, most of them repeated
     word for word (a criterion not met, with the same inputs). Each step's fixed text is
     encoded once, and a step without evidence is encoded once per distinct outcome and inputs.
+
+    Results of the same shape (the same values, the same facts with and without evidence)
+    have the same trace but for the steps that show evidence or read the subject's own
+    fields: the trace of the first is kept as a template, and for the others only those
+    steps are built.
     """
 
     MEMO_LIMIT = 100_000
@@ -113,10 +119,13 @@ class JsonlWriter:
         self.lang = lang
         self.trace = trace
         self._heads: dict[StepSpec, tuple[str, str]] = {}
-        self._memo: dict[Any, str] = {}
-        self._measures: dict[tuple[str, ...], str] = {}
-        self._traces: dict[tuple[Any, ...], str] = {}
+        self._memo: dict[Any, tuple[str, str, str]] = {}
+        self._measures: dict[tuple[int, ...], str] = {}
+        self._templates: dict[tuple[Any, ...], tuple[list[str | None], frozenset[StepSpec]]] = {}
         self._policies: dict[int, str] = {}
+        self._contexts: list[Any] = []  # kept alive: their ids key the caches
+        self._fixed_names: dict[int, tuple[frozenset[str], frozenset[StepSpec]]] = {}
+        self._getters: dict[int, tuple[Callable[[Any], Any], tuple[int, ...]]] = {}
 
     def _fixed(self, spec: StepSpec) -> tuple[str, str]:
         parts = self._heads.get(spec)
@@ -134,27 +143,18 @@ class JsonlWriter:
             parts = self._heads[spec] = (head, tail)
         return parts
 
-    def _build(self, step: Step) -> str:
-        spec, outcome, inputs, evidence, decisive = step
+    def _around(self, step: Step) -> tuple[str, str, str]:
+        """A step's text before and after its evidence ids, and without evidence."""
+        spec, outcome, inputs, _evidence, decisive = step
         head, tail = self._fixed(spec)
         body = ",".join(_encode_str(k) + ":" + _value_json(v) for k, v in inputs)
-        ids = ",".join(_encode_str(i) for i in evidence)
-        text = (
-            head
-            + _value_json(outcome)
-            + ',"inputs":{'
-            + body
-            + '},"evidence":['
-            + ids
-            + "]"
-            + tail
-            + (',"decisive":true}' if decisive else "}")
-        )
-        return text
+        before = head + _value_json(outcome) + ',"inputs":{' + body + '},"evidence":['
+        after = "]" + tail + (',"decisive":true}' if decisive else "}")
+        return before, after, before + after
 
     def step(self, step: Step) -> str:
-        if step[3]:
-            return self._build(step)
+        """A step's text; what surrounds the evidence is encoded once per distinct outcome
+        and inputs."""
         outcome = step[1]
         key = (
             step[0],
@@ -163,44 +163,104 @@ class JsonlWriter:
             step[4],
         )
         try:
-            text = self._memo.get(key)
+            around = self._memo.get(key)
         except TypeError:  # an unhashable input value: build it each time
-            return self._build(step)
-        if text is None:
-            if len(self._memo) >= self.MEMO_LIMIT:
-                self._memo.clear()
-            text = self._memo[key] = self._build(step)
-        return text
+            around = self._around(step)
+        else:
+            if around is None:
+                if len(self._memo) >= self.MEMO_LIMIT:
+                    self._memo.clear()
+                around = self._memo[key] = self._around(step)
+        evidence = step[3]
+        if not evidence:
+            return around[2]
+        return around[0] + ",".join([_encode_str(i) for i in evidence]) + around[1]
 
-    @staticmethod
-    def _quiet_key(result: Result) -> tuple[Any, ...] | None:
-        """For a subject with no evidence and no roll-up, the whole trace follows from its
-        fact values and the subject fields the rules read: the key to reuse its text."""
+    def _shape_key(self, result: Result) -> tuple[Any, ...] | None:
+        """What fixes every step of a trace but those with evidence or subject fields: the
+        values (not the evidence lists), which facts have evidence, and how it was decided.
+        None for results with roll-ups, a lifecycle, set-aside events or review stages."""
         if result.rollups or result.lifecycle is not None or result.set_aside or result.stages:
             return None
         rs, values = result.ruleset, result.values
-        for slot in rs.evidence_slots.values():
-            if values[slot]:
-                return None
-        subject = result.subject
-        return (
+        getters = self._getters.get(id(rs))
+        if getters is None:
+            ev = set(rs.evidence_slots.values())
+            plain = [i for i in range(len(values)) if i not in ev]
+            getters = self._getters[id(rs)] = (
+                itemgetter(*plain) if len(plain) > 1 else lambda v: tuple(v[i] for i in plain),
+                tuple(sorted(ev)),
+            )
+        plain_values, ev_slots = getters
+        key = (
             id(result.context),
             id(rs),
-            values[: len(rs.fact_slots)],
-            tuple([subject.attr(n) for n in rs.subject_reads]),
+            plain_values(values),
+            tuple([not values[i] for i in ev_slots]),
             result.exclusion,
             result.rule,
+            result.own_grade,
             result.group,
             tuple(result.history_cycles.items()) if result.history_cycles else (),
             tuple(result.history.items()) if result.history else (),
-            result.measure_checks and tuple((id(m), held) for m, held in result.measure_checks),
+            tuple([(id(m), held) for m, held in result.measure_checks]),
         )
+        try:
+            hash(key)
+        except TypeError:
+            return None
+        return key
+
+    def _subject_steps(self, result: Result) -> tuple[frozenset[str], frozenset[StepSpec]]:
+        """The names a step may read that are not the subject's own fields, and the window
+        steps that show a subject's date: a step reading anything else varies by subject."""
+        rs, context = result.ruleset, result.context
+        found = self._fixed_names.get(id(rs))
+        if found is None:
+            names = {*rs.fact_slots, *context.params, "as_of", "grade", "rank"}
+            names |= {h.name for h in rs.history}
+            names |= {p for g in rs.groups for p in g.params}
+            windows = context.policy.model.windows
+            since = frozenset(rs.window_steps[w] for w in rs.windows if windows[w].type == "since")
+            found = self._fixed_names[id(rs)] = (frozenset(names), since)
+        return found
+
+    def _trace_text(self, result: Result) -> str:
+        step = self.step
+        key = self._shape_key(result)
+        if key is None:
+            return ",".join([step(s) for s in iter_steps(result, self.trace)])
+        template = self._templates.get(key)
+        if template is None:
+            fixed, since = self._subject_steps(result)
+            parts: list[str | None] = []
+            varying: set[StepSpec] = set()
+            texts = []
+            for s in iter_steps(result, self.trace):
+                text = step(s)
+                texts.append(text)
+                spec = s[0]
+                if s[3] or spec in since or any(n not in fixed for n in spec.reads):
+                    parts.append(None)
+                    varying.add(spec)
+                else:
+                    parts.append(text)
+            if len(self._templates) >= self.MEMO_LIMIT:
+                self._templates.clear()
+            self._templates[key] = (parts, frozenset(varying))
+            return ",".join(texts)
+        parts, only = template
+        if not only:
+            return ",".join(parts)  # type: ignore[arg-type]
+        built = iter([step(s) for s in iter_steps(result, self.trace, only)])
+        return ",".join([p if p is not None else next(built) for p in parts])
 
     def line(self, result: Result) -> str:
         rs = result.ruleset
         context = result.context
         policy = self._policies.get(id(context))
         if policy is None:
+            self._contexts.append(context)
             p = context.policy
             policy = self._policies[id(context)] = (
                 ',"policy":'
@@ -209,48 +269,38 @@ class JsonlWriter:
                 + context.as_of.isoformat()
                 + '"'
             )
-        mkey = tuple(m.id for m in result.measures)
+        mkey = tuple([id(m) for m in result.measures])  # ids repeat across rulesets
         measures = self._measures.get(mkey)
         if measures is None:
             measures = self._measures[mkey] = dumps(measures_of(result, self.lang))
-        tail = ',"provisional":' + str(provisional_count(result))
+        parts = [
+            '{"subject_id":',
+            _encode_str(result.subject.id),
+            ',"status":',
+            _encode_str(result.status),
+            ',"grade":',
+            _value_json(result.grade),
+            ',"score":',
+            _score_json(result.score),
+            ',"exclusion":',
+            _value_json(result.exclusion),
+            policy,
+            ',"ruleset":',
+            _encode_str(rs.id),
+            ',"group":',
+            _value_json(result.group),
+            ',"measures":',
+            measures,
+            ',"provisional":',
+            str(provisional_count(result)),
+        ]
         if result.lifecycle is not None:
-            tail += ',"lifecycle":' + dumps(result.lifecycle.to_dict())
-        step = self.step
+            parts += (',"lifecycle":', dumps(result.lifecycle.to_dict()))
         if self.trace == "none":
-            trace = "}\n"
+            parts.append("}\n")
         else:
-            key = self._quiet_key(result)
-            cached = self._traces.get(key) if key is not None else None
-            if cached is None:
-                steps = [step(s) for s in iter_steps(result, self.trace)]
-                cached = ',"trace":[' + ",".join(steps) + "]}\n"
-                if key is not None:
-                    if len(self._traces) >= self.MEMO_LIMIT:
-                        self._traces.clear()
-                    self._traces[key] = cached
-            trace = cached
-        return (
-            '{"subject_id":'
-            + _encode_str(result.subject.id)
-            + ',"status":'
-            + _encode_str(result.status)
-            + ',"grade":'
-            + _value_json(result.grade)
-            + ',"score":'
-            + _score_json(result.score)
-            + ',"exclusion":'
-            + _value_json(result.exclusion)
-            + policy
-            + ',"ruleset":'
-            + _encode_str(rs.id)
-            + ',"group":'
-            + _value_json(result.group)
-            + ',"measures":'
-            + measures
-            + tail
-            + trace
-        )
+            parts += (',"trace":[', self._trace_text(result), "]}\n")
+        return "".join(parts)
 
 
 def write_jsonl(

@@ -11,7 +11,7 @@ import datetime as dt
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
-from .compiled import CompiledFact, StepSpec
+from .compiled import CompiledFact, CompiledHistoryFact, StepSpec
 from .engine import Result
 from .lifecycle import Lifecycle
 from .records import Event
@@ -270,10 +270,26 @@ def _check_specs(rs: Any) -> list[StepSpec]:
     return specs
 
 
-def iter_steps(result: Result, detail: str = "full") -> Iterator[Step]:
-    """The steps of one result: windows, facts, exclusions, criteria, grade, roll-ups."""
+def iter_steps(
+    result: Result, detail: str = "full", only: frozenset[StepSpec] | None = None
+) -> Iterator[Step]:
+    """The steps of one result: windows, facts, exclusions, criteria, grade, roll-ups.
+
+    ``only``: yield just these steps (in their places), skipping the work of the others — for
+    a renderer that already has the text of every other step of a result of the same shape."""
     if detail == "none":
         return
+    if only is None:
+        yield from _steps(result, detail, None)
+    else:
+        for step in _steps(result, detail, only):
+            if step[0] in only:
+                yield step
+
+
+def _steps(result: Result, detail: str, only: frozenset[StepSpec] | None) -> Iterator[Step]:
+    """iter_steps' work; where ``only`` is given, the costly steps not in it are not built
+    (iter_steps filters the rest)."""
     rs = result.ruleset
     context = result.context
     values = result.values
@@ -285,6 +301,11 @@ def iter_steps(result: Result, detail: str = "full") -> Iterator[Step]:
         history_shown: frozenset[str] = frozenset()
     else:
         checks, facts, windows, history_shown = _decisive_plan(result)
+    histories: Sequence[CompiledHistoryFact] = rs.history
+    if only is not None:  # skip at C speed what is not wanted
+        facts = [f for f in facts if f.step in only]
+        windows = [w for w in windows if rs.window_steps[w] in only]
+        histories = [h for h in histories if h.step in only]
     if result.group is not None:
         group = next(g for g in rs.groups if g.id == result.group)
         yield (
@@ -328,7 +349,7 @@ def iter_steps(result: Result, detail: str = "full") -> Iterator[Step]:
             (),
             False,
         )
-    for h in rs.history:
+    for h in histories:
         if full or h.name in history_shown:
             cycles = (result.history_cycles or {}).get(h.name, ())
             yield (
@@ -361,7 +382,7 @@ def iter_steps(result: Result, detail: str = "full") -> Iterator[Step]:
     for check in rs.exclusions:
         fired = bool(values[check.slot])
         this = fired and excluded_by == check.id
-        if full or check.step.id in checks:
+        if (full or check.step.id in checks) and (only is None or check.step in only):
             yield (
                 check.step,
                 fired,
@@ -370,17 +391,17 @@ def iter_steps(result: Result, detail: str = "full") -> Iterator[Step]:
                 this and result.status == "excluded",
             )
         if this:
-            yield from _after_grading(result)
+            yield from _after_grading(result, only)
             return
     if rs.score is not None:
-        yield from _score_steps(result, full, checks)
-        yield from _after_grading(result)
+        yield from _score_steps(result, full, checks, only)
+        yield from _after_grading(result, only)
         return
     assert result.rule is not None
     last = result.rule if result.rule >= 0 else len(rs.rules) - 1
     for rule in rs.rules[: last + 1]:
         for c in rule.criteria:
-            if not (full or c.step.id in checks):
+            if (only is not None and c.step not in only) or not (full or c.step.id in checks):
                 continue
             met = bool(values[c.slot])
             yield (
@@ -424,7 +445,7 @@ def iter_steps(result: Result, detail: str = "full") -> Iterator[Step]:
             o.counted,
             o.applied and not corrected,
         )
-    yield from _after_grading(result)
+    yield from _after_grading(result, only)
 
 
 def provisional_count(result: Result) -> int:
@@ -482,7 +503,9 @@ def _set_aside_steps(result: Result) -> Iterator[Step]:
         yield (spec, len(details), (("set_aside", tuple(details)),), evidence, False)
 
 
-def _score_steps(result: Result, full: bool, checks: frozenset[str]) -> Iterator[Step]:
+def _score_steps(
+    result: Result, full: bool, checks: frozenset[str], only: frozenset[StepSpec] | None = None
+) -> Iterator[Step]:
     """Each item's points with the events behind them, each category, the total, the vetoes
     and the band (or veto) that gave the grade."""
     score = result.ruleset.score
@@ -490,7 +513,7 @@ def _score_steps(result: Result, full: bool, checks: frozenset[str]) -> Iterator
     values = result.values
     for cat in score.categories:
         for item in cat.items:
-            if not (full or item.step.id in checks):
+            if not (full or item.step.id in checks) or (only is not None and item.step not in only):
                 continue
             inputs = _inputs(result, item.reads)
             if item.points is not None:
@@ -559,12 +582,13 @@ def _score_steps(result: Result, full: bool, checks: frozenset[str]) -> Iterator
         )
 
 
-def _after_grading(result: Result) -> Iterator[Step]:
+def _after_grading(result: Result, only: frozenset[StepSpec] | None = None) -> Iterator[Step]:
     """What follows the grade: the lifecycle's deadlines and decision, conditional measures."""
     if result.lifecycle is not None:
         yield from _lifecycle_steps(result, result.lifecycle)
     for m, held in result.measure_checks:
-        yield (m.step, held, _inputs(result, m.step.reads), (), False)
+        if only is None or m.step in only:
+            yield (m.step, held, _inputs(result, m.step.reads), (), False)
 
 
 def _lifecycle_steps(result: Result, life: Lifecycle) -> Iterator[Step]:
