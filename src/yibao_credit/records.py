@@ -536,7 +536,10 @@ def check_event_kinds(records: Records, kinds: Mapping[str, EventKind]) -> None:
         extra = e.__pydantic_extra__
         for name, spec, core in specs:
             value = getattr(e, name) if core else (extra.get(name) if extra else None)
-            if value is not None and spec.choices is None and _typed(value, spec.type):
+            if value is None:
+                if not spec.required and spec.default is None:
+                    continue  # absent and optional, no default: nothing to do
+            elif spec.choices is None and _typed(value, spec.type):
                 continue  # already typed (the common case): nothing to convert or check
             converted, problem = _typed_value(
                 spec,
