@@ -1112,3 +1112,44 @@ def test_cli_test_runs_the_cases_of_a_folder_of_versions(
     assert out.strip().endswith("0 failed") and not out.startswith("0 passed")
     assert main(["test", str(tmp_path)]) == 1
     assert "no *.tests.yaml" in capsys.readouterr().err
+
+
+def test_provisional_values_of_an_extension_name_the_file_that_wrote_them(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """二(二): Suqian's own indicators are provisional in the city file, the province's
+    defaults in the provincial file; `validate --provisional` names each one's own file
+    and line (a reviewer must find the value where it is written)."""
+    values = yc.load_policy(SUQIAN_PATH).provisional()
+    files = {Path(v.file).resolve() for v in values if v.file is not None}
+    assert files == {SUQIAN_PATH.resolve(), V2023_PATH.resolve(), V2024_PATH.resolve()}
+    for v in values:
+        assert v.file is not None and v.line is not None
+        lines = Path(v.file).read_text("utf-8").splitlines()
+        assert v.line <= len(lines), (v.file, v.line)
+    assert values[0].file == str(yc.load_policy(SUQIAN_PATH).file)
+    assert main(["validate", "--provisional", str(SUQIAN_PATH)]) == 0
+    out = capsys.readouterr().out
+    assert "jiangsu_perf_2023.yaml:" in out and "suqian_perf_2024.yaml:38:" in out
+
+
+@pytest.mark.parametrize(
+    ("window", "message"),
+    [
+        ("evaluation_yeer", "names no window of this pack: 'evaluation_yeer' (did you mean"),
+        ("submissions", "'submissions' is a window of type all"),
+    ],
+)
+def test_version_by_must_name_a_window_with_a_fixed_start(
+    tmp_path: Path, window: str, message: str
+) -> None:
+    """三(一): versions are chosen by the evaluated year; a `version_by` naming no window, or
+    a window without a start fixed by as_of, is a load error at its line — never a crash or
+    a silent fall-back to as_of when evaluating."""
+    path = tmp_path / "v.yaml"
+    path.write_text(f"extends: {V2024_PATH}\npack:\n  version_by: {window}\n", "utf-8")
+    with pytest.raises(yc.PackError) as info:
+        yc.load_policy(path)
+    (p,) = info.value.problems
+    assert message in p.message
+    assert (p.location.file, p.location.line, p.location.path) == (str(path), 3, "pack.version_by")

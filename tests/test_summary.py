@@ -206,7 +206,8 @@ def test_cli_summary_table(capsys: pytest.CaptureFixture[str]) -> None:
     header = next(line for line in lines if line.startswith("outcome"))
     columns = header.split()
     assert columns[0] == "outcome" and columns[-1] == "total"
-    assert columns[1:-1] == sorted(OUTCOMES)
+    # Grades best first, as the pack orders them, then exclusions by name.
+    assert columns[1:-1] == [THREE, TWO, ONE, *sorted(k for k in OUTCOMES if ":" in k)]
     row = next(line for line in lines if line.startswith("all ")).split()
     assert dict(zip(columns[1:-1], map(int, row[1:-1]), strict=True)) == OUTCOMES
     assert row[-1] == "42"
@@ -245,3 +246,22 @@ def test_cli_summary_with_procedures_and_output_file(
         "under_review": 1,
         "pre_evaluation": data["subjects"] - 4,
     }
+
+
+def test_a_measure_id_two_rulesets_share_is_counted_per_ruleset() -> None:
+    """Shenzhen 三(一): institutions' results are published and shared with other
+    departments, practitioners' published and put in the credit report — two measures that
+    share the id `publish_results`; the summary keeps them apart, with their own titles."""
+    root = Path(__file__).resolve().parents[1]
+    pack = yc.load_policy(root / "policies" / "shenzhen.yaml")
+    folder = root / "examples" / "shenzhen"
+    run = pack.evaluate(
+        yc.load_records(folder / "subjects.jsonl", folder / "events.jsonl"),
+        as_of=dt.date(2024, 12, 31),
+    )
+    measures = summarize(run)["measures"]
+    assert "publish_results" not in measures
+    inst, prac = measures["institution/publish_results"], measures["practitioner/publish_results"]
+    assert inst["title"] != prac["title"]
+    assert inst["subjects"] == sum(1 for r in run if r.ruleset.id == "institution" and r.grade)
+    assert "fewer_routine_inspections" in measures  # an id only one ruleset uses keeps its name

@@ -222,7 +222,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
         )
         if args.provisional:
             for p in provisional:
-                print(f"  {path}:{p.line}: {p.path}: provisional: {p.note}")
+                print(f"  {p.file or path}:{p.line}: {p.path}: provisional: {p.note}")
         if args.show_code:
             for rs in policy.rulesets.values():
                 print(f"# ruleset {rs.id}\n{rs.source}")

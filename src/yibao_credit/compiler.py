@@ -49,6 +49,7 @@ from .expressions import (
     parse_expr,
     parse_period,
     peek_kinds,
+    suggest_name,
 )
 from .intervals import IntInterval, int_overlaps
 from .pack_schema import (
@@ -189,6 +190,21 @@ class PackCompiler:
                     self.error(path, f"value {entry.value!r} is not a {param.type}")
 
     def _check_windows(self) -> None:
+        by = self.model.pack.version_by
+        if by is not None:
+            chosen = self.model.windows.get(by)
+            if chosen is None:
+                self.error(
+                    ("pack", "version_by"),
+                    f"version_by names no window of this pack: {by!r}"
+                    + suggest_name(by, frozenset(self.model.windows)),
+                )
+            elif chosen.type not in ("calendar_year", "rolling"):
+                self.error(
+                    ("pack", "version_by"),
+                    f"version_by must name a window with a start fixed by as_of (calendar_year "
+                    f"or rolling); {by!r} is a window of type {chosen.type}",
+                )
         for name, window in self.model.windows.items():
             if window.type == "rolling" and window.length is not None:
                 if not _is_period(window.length):
@@ -370,7 +386,13 @@ class PackCompiler:
             rv.attribute,
             tuple(rv.stages),
             tuple(rv.key),
-            self.step("review", "review", Text(zh="审核", en="review"), rv, ("review",)),
+            self.step(
+                "review",
+                "review",
+                Text(zh="改动的评价值", en="values changed"),
+                rv,
+                ("review",),
+            ),
         )
 
     def calendar(self) -> list[YearArrangement]:

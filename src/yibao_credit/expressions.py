@@ -242,7 +242,7 @@ class _Fail(Exception):
         self.message = message
 
 
-def _suggest(name: str, known: Mapping[str, Any] | frozenset[str]) -> str:
+def suggest_name(name: str, known: Mapping[str, Any] | frozenset[str]) -> str:
     close = difflib.get_close_matches(name, list(known), n=1)
     return f" (did you mean {close[0]!r}?)" if close else ""
 
@@ -286,7 +286,8 @@ class _Checker:
                 raise self.fail(node, f"{node.id!r} is a function: call it, e.g. {node.id}(...)")
             raise self.fail(
                 node,
-                f"undefined name {node.id!r} in {self.scope_name}{_suggest(node.id, self.scope)}",
+                f"undefined name {node.id!r} in {self.scope_name}"
+                + suggest_name(node.id, self.scope),
             )
         if node.id not in self.names:
             self.names.append(node.id)
@@ -451,7 +452,7 @@ class _Checker:
         if isinstance(other, ast.Constant) and isinstance(other.value, str):
             if other.value not in info.choices:
                 known = ", ".join(sorted(info.choices))
-                hint = _suggest(other.value, info.choices)
+                hint = suggest_name(other.value, info.choices)
                 raise self.fail(
                     other, f"{other.value!r} is not a known value here{hint}; known: {known}"
                 )

@@ -118,6 +118,8 @@ class ProvisionalValue:
     path: str
     line: int | None
     note: str
+    file: str | None = None
+    """The file that wrote it: a pack that extends another has values from several."""
 
 
 class Policy:
@@ -198,11 +200,13 @@ class Policy:
 
     def provisional(self) -> list[ProvisionalValue]:
         """Every provisional rule or value, in file order."""
-        out = [
-            ProvisionalValue(format_path(path), self.doc.locate(path).line, note)
-            for path, note in _walk_provisional(self.model, ())
-        ]
-        return sorted(out, key=lambda p: (p.line or 0, p.path))
+        out = []
+        for path, note in _walk_provisional(self.model, ()):
+            where = self.doc.locate(path)
+            out.append(ProvisionalValue(format_path(path), where.line, note, where.file))
+        # This file's values first, then each extended file's, each in line order.
+        order = {f: i for i, f in enumerate(dict.fromkeys([self.file, *(p.file for p in out)]))}
+        return sorted(out, key=lambda p: (order[p.file], p.line or 0, p.path))
 
     def evaluate(
         self,

@@ -4,10 +4,12 @@ measures and lifecycle stages follow — the analysis Jinan 四(三) asks for an
 
 from __future__ import annotations
 
+import io
 from collections import Counter, defaultdict
 from typing import Any
 
 from .engine import Run
+from .render import write_aligned
 
 
 def _label(status: str, grade: str | None, exclusion: str | None) -> str:
@@ -21,6 +23,19 @@ def summarize(run: Run, lang: str = "zh") -> dict[str, Any]:
     by_ruleset: dict[str, Counter[str]] = defaultdict(Counter)
     measures: Counter[str] = Counter()
     titles: dict[str, str] = {}
+    policy = run.context.policy
+    # A measure id two rulesets share (Shenzhen's publication, for institutions and for
+    # practitioners) may be two different measures: those are counted as "ruleset/id".
+    owners: dict[str, set[str]] = defaultdict(set)
+    for rs in policy.rulesets.values():
+        for ms in rs.measures.values():
+            for m in ms:
+                owners[m.id].add(rs.id)
+    rank = {
+        label: (i, j)
+        for i, rs in enumerate(policy.rulesets.values())
+        for j, label in enumerate(rs.grades)
+    }
     stages: Counter[str] = Counter()
     by_group: dict[str, Counter[str]] = defaultdict(Counter)
     sums: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
@@ -31,8 +46,9 @@ def summarize(run: Run, lang: str = "zh") -> dict[str, Any]:
         by_region[r.subject.region or "(none)"][label] += 1
         by_ruleset[r.ruleset.id][label] += 1
         for m in r.measures:
-            measures[m.id] += 1
-            titles[m.id] = m.title.get(lang)
+            key = m.id if len(owners[m.id]) == 1 else f"{r.ruleset.id}/{m.id}"
+            measures[key] += 1
+            titles[key] = m.title.get(lang)
         if r.lifecycle is not None:
             stages[r.lifecycle.stage] += 1
         if r.group is not None:
@@ -43,17 +59,21 @@ def summarize(run: Run, lang: str = "zh") -> dict[str, Any]:
             sums[r.ruleset.id]["score"] += r.score
             for cat in score.categories:
                 sums[r.ruleset.id][cat.id] += r.values[cat.slot]
-    policy = run.context.policy
+
+    def ordered(counts: Counter[str]) -> dict[str, int]:
+        """Grades best first, in the pack's order; then exclusions by name."""
+        return dict(sorted(counts.items(), key=lambda kv: (rank.get(kv[0], (99, 0)), kv[0])))
+
     return {
         "policy": {"id": policy.id, "version": policy.version, "sha256": policy.sha256},
         "as_of": run.context.as_of.isoformat(),
         "subjects": len(run),
-        "by_outcome": dict(sorted(by_outcome.items())),
-        "by_region": {k: dict(sorted(v.items())) for k, v in sorted(by_region.items())},
-        "by_ruleset": {k: dict(sorted(v.items())) for k, v in sorted(by_ruleset.items())},
+        "by_outcome": ordered(by_outcome),
+        "by_region": {k: ordered(v) for k, v in sorted(by_region.items())},
+        "by_ruleset": {k: ordered(v) for k, v in sorted(by_ruleset.items())},
         "measures": {k: {"title": titles[k], "subjects": n} for k, n in sorted(measures.items())},
         "lifecycle_stages": dict(sorted(stages.items())),
-        "by_group": {k: dict(sorted(v.items())) for k, v in sorted(by_group.items())},
+        "by_group": {k: ordered(v) for k, v in sorted(by_group.items())},
         "score_means": {
             rid: {name: round(total / counts[rid], 2) for name, total in parts.items()}
             for rid, parts in sorted(sums.items())
@@ -77,9 +97,9 @@ def summary_table(summary: dict[str, Any]) -> str:
             [k, *(str(v.get(o, 0)) for o in outcomes), str(sum(v.values()))]
             for k, v in rows.items()
         ]
-        widths = [max(len(str(row[i])) for row in [header, *body]) for i in range(len(header))]
-        for row in [header, *body]:
-            lines.append("  ".join(c.ljust(widths[i]) for i, c in enumerate(row)).rstrip())
+        out = io.StringIO()
+        write_aligned([header, *body], out)
+        lines.extend(out.getvalue().splitlines())
         lines.append("")
 
     table("outcome", {"all": summary["by_outcome"]})

@@ -53,6 +53,7 @@ WORDS = {
         "group": "评价分组",
         "validity": "有效期届满",
         "repair": "信用修复",
+        "review": "审核阶段",
     },
     "en": {
         True: "yes",
@@ -90,6 +91,7 @@ WORDS = {
         "group": "group",
         "validity": "expired",
         "repair": "repair",
+        "review": "review",
     },
 }
 
@@ -525,16 +527,16 @@ def _score_steps(
             points = values[item.slot]
             yield (
                 item.step,
-                points,
+                _tidy(points),
                 inputs,
                 _evidence_of(result, item.reads) if points else (),
                 False,
             )
         yield (
             cat.step,
-            values[cat.slot],
+            _tidy(values[cat.slot]),
             (
-                ("items", tuple((i.id, values[i.slot]) for i in cat.items)),
+                ("items", tuple((i.id, _tidy(values[i.slot])) for i in cat.items)),
                 ("base", cat.base),
                 ("cap", cat.cap),
                 ("weight", cat.weight),
@@ -547,7 +549,7 @@ def _score_steps(
         result.score,
         (
             ("base", score.base),
-            ("categories", tuple((c.id, values[c.slot]) for c in score.categories)),
+            ("categories", tuple((c.id, _tidy(values[c.slot])) for c in score.categories)),
             ("floor", score.floor),
             ("ceiling", score.ceiling),
             ("precision", score.precision),
@@ -580,6 +582,13 @@ def _score_steps(
             (),
             not corrected,
         )
+
+
+def _tidy(value: Any) -> Any:
+    """Points as a person adds them: 0.1 + 0.2 shows as 0.3, not 0.30000000000000004 (the
+    score itself is rounded by the pack's precision; items and categories are shown to 9
+    decimals, which no pack's points need more than)."""
+    return round(value, 9) if type(value) is float else value
 
 
 def _after_grading(result: Result, only: frozenset[StepSpec] | None = None) -> Iterator[Step]:
@@ -716,6 +725,16 @@ def render_text(result: Result, lang: str = "zh", notes: bool = True, detail: st
         if shown:
             line += "  (" + ", ".join(f"{k}={_fmt(v, lang)}" for k, v in shown.items()) + ")"
         lines.append(line)
+        if kind == "review":
+            stages = step["inputs"].get("stages", [])
+            lines.append(
+                "      "
+                + " → ".join(f"{s['stage']} {_fmt(s['score'], lang)} {s['grade']}" for s in stages)
+            )
+            for change in step["inputs"].get("changes", []):
+                key = ", ".join(f"{k}={v}" for k, v in change["key"].items())
+                values = " → ".join(f"{st} {_fmt(v, lang)}" for st, v in change["stages"].items())
+                lines.append(f"      {key}: {values}")
         if step["evidence"]:
             lines.append(f"      {w['evidence']}: {', '.join(step['evidence'])}")
         if step["clause"]:
