@@ -482,31 +482,38 @@ def _apply_lifecycle(results: list[Result], context: RunContext, warnings: list[
 def _measures(results: list[Result], context: RunContext) -> None:
     """The measures each final grade brings, with conditional ones decided per subject."""
     params = {name: p.value for name, p in context.params.items()}
-    made: dict[int, Any] = {}
-    conditional: dict[tuple[str, str], bool] = {}
+    # Per ruleset and grade, once: the measures, and the conditional ones with their functions.
+    plans: dict[tuple[int, str], tuple[tuple[CompiledMeasure, ...], list[Any], int]] = {}
     for r in results:
-        if r.grade is None:
+        grade = r.grade
+        if grade is None:
             continue
-        candidates = r.ruleset.measures.get(r.grade, ())
-        key = (r.ruleset.id, r.grade)
-        when = conditional.get(key)
-        if when is None:
-            when = conditional[key] = any(m.when for m in candidates)
-        if not when:
+        rs = r.ruleset
+        plan = plans.get((id(rs), grade))
+        if plan is None:
+            candidates = rs.measures.get(grade, ())
+            conditions = [
+                (m, m.when(context.as_of, params) if m.when is not None else None)
+                for m in candidates
+            ]
+            plan = plans[(id(rs), grade)] = (
+                candidates,
+                conditions if any(fn is not None for _, fn in conditions) else [],
+                rs.rank[grade],
+            )
+        candidates, conditions, rank = plan
+        if not conditions:
             r.measures = candidates
             continue
         chosen: list[CompiledMeasure] = []
         checks: list[tuple[CompiledMeasure, bool]] = []
-        rank = r.ruleset.rank[r.grade]
-        for m in candidates:
-            if m.when is None:
+        history = r.history or EMPTY
+        for m, fn in conditions:
+            if fn is None:
                 chosen.append(m)
                 continue
-            fn = made.get(id(m))
-            if fn is None:
-                fn = made[id(m)] = m.when(context.as_of, params)
             try:
-                held = bool(fn(r.subject, r.grade, rank, r.history or EMPTY))
+                held = bool(fn(r.subject, grade, rank, history))
             except Exception as exc:
                 raise EvaluationError(
                     Problem(
