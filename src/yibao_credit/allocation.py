@@ -205,24 +205,13 @@ def allocate(run: Run, deposits: Deposits) -> AllocationResult:
             try:
                 weight = fn(r.subject, Fraction(deposit), _exact(r.score), r.grade, r.status)
             except Exception as exc:  # a pack's arithmetic: division by zero and the like
-                problems.append(
-                    Problem(
-                        "eval.allocation-weight",
-                        f"{sid!r}: the weight could not be computed: {type(exc).__name__}: {exc}",
-                        Location(deposits.file, deposits.lines.get(sid)),
-                    )
-                )
-                continue
-        if (
-            not isinstance(weight, (int, float, Fraction))
-            or isinstance(weight, bool)
-            or (isinstance(weight, float) and not math.isfinite(weight))
-            or weight < 0
-        ):
+                weight = exc
+        problem = _weight_problem(weight)
+        if problem is not None:
             problems.append(
                 Problem(
                     "eval.allocation-weight",
-                    f"{sid!r}: the weight must be a finite number ≥ 0, got {weight}",
+                    f"{sid!r}: {problem}",
                     Location(deposits.file, deposits.lines.get(sid)),
                 )
             )
@@ -271,6 +260,20 @@ def allocate(run: Run, deposits: Deposits) -> AllocationResult:
     result = AllocationResult(pool, shares, spec.clause, spec.provisional)
     assert result.allocated == pool
     return result
+
+
+def _weight_problem(weight: Any) -> str | None:
+    """What is wrong with a computed weight (or the exception computing it raised)."""
+    if isinstance(weight, Exception):
+        return f"the weight could not be computed: {type(weight).__name__}: {weight}"
+    if (
+        not isinstance(weight, (int, float, Fraction))
+        or isinstance(weight, bool)
+        or (isinstance(weight, float) and not math.isfinite(weight))
+        or weight < 0
+    ):
+        return f"the weight must be a finite number ≥ 0, got {weight}"
+    return None
 
 
 def _exact(value: Any) -> Any:
