@@ -77,8 +77,10 @@ def shift_period(day: dt.date, period: str, sign: int = 1) -> dt.date:
     return dt.date(year, month, min(day.day, monthrange(year, month)[1]))
 
 
+@lru_cache(maxsize=65536)
 def add_period(day: dt.date, period: str) -> dt.date:
-    """The day a period of years, months or days from ``day`` ends (《民法典》第202条)."""
+    """The day a period of years, months or days from ``day`` ends (《民法典》第202条).
+    Memoized: a province's agreement dates repeat, one call per subject."""
     return shift_period(day, period)
 
 
