@@ -23,58 +23,24 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import gc
 import json
 import os
-import subprocess
 import sys
-import time
 from collections import Counter
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.generate_shenzhen import generate  # noqa: E402
+from benchmarks.timing import best_of, end_to_end  # noqa: E402
 from yibao_credit import load_policy, load_records  # noqa: E402
 from yibao_credit.engine import prepare, run  # noqa: E402
 from yibao_credit.render import write_jsonl  # noqa: E402
 
 AS_OF = dt.date(2024, 12, 31)
 TRACES = ("full", "decisive", "none")
-T = TypeVar("T")
-
-
-def best_of(repeat: int, fn: Callable[[], T]) -> tuple[float, T]:
-    best = float("inf")
-    value: Any = None
-    for _ in range(repeat):
-        gc.collect()
-        start = time.perf_counter()
-        value = fn()
-        best = min(best, time.perf_counter() - start)
-    return best, value
-
-
-def end_to_end(policy: Path, data: Path, out: Path, trace: str) -> tuple[float, float]:
-    """Wall seconds and peak RSS (MiB) of the CLI, each run in a fresh child process so that
-    the peak is that run's own."""
-    cmd = [
-        sys.executable, "-m", "yibao_credit.cli", "evaluate", str(policy),
-        "--subjects", str(data / "subjects.jsonl"), "--events", str(data / "events.jsonl"),
-        "--as-of", AS_OF.isoformat(), "--output", str(out), "--trace", trace,
-    ]  # fmt: skip
-    probe = (
-        "import resource, subprocess, sys, time; t = time.perf_counter(); "
-        "subprocess.run(sys.argv[1:], check=True, stderr=subprocess.DEVNULL); "
-        "print(time.perf_counter() - t, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)"
-    )
-    done = subprocess.run([sys.executable, "-c", probe, *cmd], check=True,
-                          capture_output=True, text=True)  # fmt: skip
-    wall, peak_kib = done.stdout.split()
-    return float(wall), float(peak_kib) / 1024
 
 
 def per_subject_us(seconds: float, subjects: int) -> float:
@@ -141,7 +107,9 @@ def main(argv: list[str] | None = None) -> int:
     e2e: dict[str, dict[str, float]] = {}
     for trace in TRACES:
         target = out.with_suffix(f".{trace}.jsonl")
-        wall, rss = min(end_to_end(args.policy, data, target, trace) for _ in range(args.repeat))
+        wall, rss = min(
+            end_to_end(args.policy, data, target, trace, AS_OF) for _ in range(args.repeat)
+        )
         e2e[trace] = {
             "seconds": round(wall, 2),
             "peak_rss_mib": round(rss),

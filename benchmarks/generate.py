@@ -30,7 +30,7 @@ import argparse
 import csv
 import sys
 from bisect import bisect
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from itertools import accumulate
@@ -456,27 +456,32 @@ def _writer(out: IO[str], fmt: str, columns: tuple[str, ...]) -> Callable[[Row],
 
         return write_csv
 
-    # Compact JSON by hand: the same bytes as json.dumps(ensure_ascii=False, separators=(",",
-    # ":")), without building a dict per row.
     keys = tuple(encode_basestring(c) + ":" for c in columns)
     write = out.write
 
     def write_jsonl(values: Row) -> None:
-        parts = []
-        for key, v in zip(keys, values, strict=True):
-            if v is None:
-                continue
-            if isinstance(v, str):
-                parts.append(key + encode_basestring(v))
-            elif isinstance(v, bool):
-                parts.append(key + ("true" if v else "false"))
-            elif isinstance(v, int | float):
-                parts.append(key + repr(v))
-            else:
-                raise TypeError(f"cannot write {v!r} as JSON")
-        write("{" + ",".join(parts) + "}\n")
+        write(json_line(zip(keys, values, strict=True)))
 
     return write_jsonl
+
+
+def json_line(pairs: Iterable[tuple[str, object]]) -> str:
+    """One compact JSON object and a newline, by hand: the same bytes as json.dumps(...,
+    ensure_ascii=False, separators=(",", ":")) without building a dict per row. Keys come
+    encoded with their colon (``'"id":'``); a None value leaves its key out."""
+    parts = []
+    for key, v in pairs:
+        if v is None:
+            continue
+        if isinstance(v, str):
+            parts.append(key + encode_basestring(v))
+        elif isinstance(v, bool):
+            parts.append(key + ("true" if v else "false"))
+        elif isinstance(v, int | float):
+            parts.append(key + repr(v))
+        else:
+            raise TypeError(f"cannot write {v!r} as JSON")
+    return "{" + ",".join(parts) + "}\n"
 
 
 def main(argv: Sequence[str] | None = None) -> int:

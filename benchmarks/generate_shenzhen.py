@@ -38,6 +38,10 @@ from pathlib import Path
 from random import Random
 from typing import IO
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a script, too
+
+from benchmarks.generate import json_line
+
 __all__ = ["generate", "main"]
 
 REGIONS: tuple[tuple[str, str], ...] = (
@@ -95,25 +99,11 @@ Row = tuple[tuple[str, object], ...]
 
 
 def _writer(out: IO[str]) -> Callable[[Row], None]:
-    """Compact JSON by hand (key order as given, None left out): the same bytes as
-    json.dumps(ensure_ascii=False, separators=(",", ":")) without building a dict per row."""
+    """One row as compact JSON (key order as given, None left out)."""
     write = out.write
 
     def write_row(row: Row) -> None:
-        parts = []
-        for key, v in row:
-            if v is None:
-                continue
-            k = encode_basestring(key) + ":"
-            if isinstance(v, str):
-                parts.append(k + encode_basestring(v))
-            elif isinstance(v, bool):
-                parts.append(k + ("true" if v else "false"))
-            elif isinstance(v, int | float):
-                parts.append(k + repr(v))
-            else:
-                raise TypeError(f"cannot write {v!r} as JSON")
-        write("{" + ",".join(parts) + "}\n")
+        write(json_line((encode_basestring(key) + ":", v) for key, v in row))
 
     return write_row
 

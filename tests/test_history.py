@@ -392,6 +392,25 @@ def test_history_csv_of_another_pack_is_refused_with_its_line(tmp_path: Path) ->
     assert problem.location.line == 6  # header is line 1, rows[4] is line 6
 
 
+def test_history_csv_lines_count_a_quoted_field_over_two_lines(tmp_path: Path) -> None:
+    """A CSV cell may hold a line break inside quotes (a measure title, a name): the line
+    reported is the row's last physical line in the file, as for subjects and events."""
+    rows = list(csv.DictReader(io.StringIO(yc.render(examples_2023(), "csv"))))
+    rows[0]["measures"] = "first line\nsecond line"
+    rows[4]["policy_id"] = "other"
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, list(rows[0]), lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    path = write(tmp_path / "mixed.csv", buf.getvalue())
+    with pytest.raises(yc.RecordError) as info:
+        read_history(path, "zhenjiang")
+    (problem,) = info.value.problems
+    assert problem.location.line == 7  # rows[0] spans lines 2-3, so rows[4] is line 7
+    lines = path.read_text(encoding="utf-8").splitlines()
+    assert "other" in lines[6]
+
+
 def test_a_duplicate_subject_and_date_is_an_error_naming_the_first_line(tmp_path: Path) -> None:
     """Two results for one subject as of one day cannot both be true: an error on the second,
     naming the line of the first (never silently one of them)."""

@@ -959,29 +959,18 @@ class PackCompiler:
         if self.subject_fields.get(ro.head) != "str":
             self.error((*path, "head"), f"{ro.head!r} is not a text field of the subject")
         sscope = self.subject_scope(rs.required, self._categories())
-        try:
-            members = self.parse_expr(
-                ro.members,
-                sscope,
-                (*path, "members"),
-                scope_name=f"roll-up {ro.id} members",
-            )
-        except PackError as exc:
-            self.problems.extend(exc.problems)
-            members = None
+        members = self.try_expr(
+            ro.members, sscope, (*path, "members"), scope_name=f"roll-up {ro.id} members"
+        )
         rscope = {
             **sscope,
             "grade": TypeInfo("str", optional=True, choices=frozenset(grades)),
             "status": TypeInfo("str", choices=STATUS_CHOICES),
             "exclusion": TypeInfo("str", optional=True, choices=frozenset(exclusion_ids) or None),
         }
-        try:
-            counts = self.parse_expr(
-                ro.counts, rscope, (*path, "counts"), scope_name=f"roll-up {ro.id} counts"
-            )
-        except PackError as exc:
-            self.problems.extend(exc.problems)
-            counts = None
+        counts = self.try_expr(
+            ro.counts, rscope, (*path, "counts"), scope_name=f"roll-up {ro.id} counts"
+        )
         caps: list[CompiledCap] = []
         intervals = []
         for i, band in enumerate(ro.caps):

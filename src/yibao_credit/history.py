@@ -24,7 +24,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 from .errors import Location, Problem, RecordError
 from .expressions import parse_period, shift_period
 from .pack_schema import HistoryFact
-from .records import MAX_PROBLEMS, IsoDate
+from .records import MAX_PROBLEMS, IsoDate, record_file
 
 
 class PastResult(BaseModel):
@@ -143,23 +143,13 @@ def read_history(
     """Read a file of earlier results (.jsonl or .csv, as evaluate writes them); results of
     another pack, unknown grades, duplicates and malformed rows are errors with their line."""
     p = Path(path)
-    name = str(p)
-    collect = _Collector(name, policy_id, frozenset(grades) if grades is not None else None)
-    try:
-        handle = p.open(encoding="utf-8-sig", newline="")
-    except OSError as exc:
-        raise RecordError(
-            Problem("record.history.file", f"cannot read: {exc.strerror}", Location(name))
-        ) from exc
-    with handle:
-        if p.suffix.lower() == ".csv":
-            rows: Iterable[tuple[int, Any]] = (
-                (i + 2, row) for i, row in enumerate(csv.DictReader(handle))
-            )
-        elif p.suffix.lower() == ".jsonl":
-            rows = ((i + 1, line) for i, line in enumerate(handle) if line.strip())
+    collect = _Collector(str(p), policy_id, frozenset(grades) if grades is not None else None)
+    with record_file(p, "record.history.file") as (suffix, handle):
+        if suffix == ".csv":
+            reader = csv.DictReader(handle)
+            rows: Iterable[tuple[int, Any]] = ((reader.line_num, row) for row in reader)
         else:
-            raise RecordError(Problem("record.format", "history is .jsonl or .csv", Location(name)))
+            rows = ((i + 1, line) for i, line in enumerate(handle) if line.strip())
         for line, raw in rows:
             if len(collect.problems) >= MAX_PROBLEMS:
                 break

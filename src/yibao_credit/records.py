@@ -11,10 +11,11 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, TextIO
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, TypeAdapter, ValidationError
 
@@ -247,15 +248,11 @@ def _validation_problems(exc: ValidationError, file: str, line: int, code: str) 
     return problems
 
 
-def _read_rows(
-    path: Path, model: type[BaseModel], what: str
-) -> tuple[list[Any], dict[tuple[str, str], int], list[Problem]]:
-    """Read and validate one file; collect problems instead of stopping at the first."""
+@contextmanager
+def record_file(path: Path, file_code: str = "record.file") -> Iterator[tuple[str, TextIO]]:
+    """An input file of the data contract, open: its type (``.jsonl`` or ``.csv``) and its
+    text. An unknown type or an unreadable file is an error naming the file."""
     name = str(path)
-    rows: list[Any] = []
-    lines: dict[tuple[str, str], int] = {}
-    problems: list[Problem] = []
-    code = f"record.{what}"
     suffix = path.suffix.lower()
     if suffix not in (".jsonl", ".csv"):
         raise RecordError(
@@ -269,8 +266,21 @@ def _read_rows(
         handle = path.open(encoding="utf-8-sig", newline="")
     except OSError as exc:
         raise RecordError(
-            Problem("record.file", f"cannot read: {exc.strerror}", Location(name))
+            Problem(file_code, f"cannot read: {exc.strerror}", Location(name))
         ) from exc
+    with handle:
+        yield suffix, handle
+
+
+def _read_rows(
+    path: Path, model: type[BaseModel], what: str
+) -> tuple[list[Any], dict[tuple[str, str], int], list[Problem]]:
+    """Read and validate one file; collect problems instead of stopping at the first."""
+    name = str(path)
+    rows: list[Any] = []
+    lines: dict[tuple[str, str], int] = {}
+    problems: list[Problem] = []
+    code = f"record.{what}"
 
     def add(record: Any, line: int) -> None:
         key = (what, record.id)
@@ -286,7 +296,7 @@ def _read_rows(
             return
         rows.append(record)
 
-    with handle, paused_gc():
+    with record_file(path) as (suffix, handle), paused_gc():
         if suffix == ".jsonl":
             validate_json = model.model_validate_json
             for lineno, text in enumerate(handle, 1):

@@ -15,7 +15,6 @@ from .compiled import (
     CompiledItem,
     CompiledScore,
 )
-from .errors import PackError
 from .expressions import Expr, TypeInfo
 from .intervals import RealInterval, real_coverage
 from .pack_schema import ScoreGrading, Text
@@ -50,27 +49,27 @@ def compile_score(
         for ii, item in enumerate(cat.items):
             ipath = (*cpath, "items", ii)
             points_expr = when_expr = None
-            try:
-                if isinstance(item.points, str):
-                    points_expr = c.parse_expr(
-                        item.points,
-                        scope,
+            if isinstance(item.points, str):
+                points_expr = c.try_expr(
+                    item.points,
+                    scope,
+                    (*ipath, "points"),
+                    expect=None,
+                    scope_name=f"item {item.id}",
+                )
+                if points_expr is None:
+                    continue
+                if points_expr.type.type not in ("int", "number") or points_expr.type.optional:
+                    c.error(
                         (*ipath, "points"),
-                        expect=None,
-                        scope_name=f"item {item.id}",
+                        f"points must be a number, but this is {points_expr.type.describe()}",
                     )
-                    if points_expr.type.type not in ("int", "number") or points_expr.type.optional:
-                        c.error(
-                            (*ipath, "points"),
-                            f"points must be a number, but this is {points_expr.type.describe()}",
-                        )
-                if item.when is not None:
-                    when_expr = c.parse_expr(
-                        item.when, scope, (*ipath, "when"), scope_name=f"item {item.id}"
-                    )
-            except PackError as exc:
-                c.problems.extend(exc.problems)
-                continue
+            if item.when is not None:
+                when_expr = c.try_expr(
+                    item.when, scope, (*ipath, "when"), scope_name=f"item {item.id}"
+                )
+                if when_expr is None:
+                    continue
             if item.per is not None:
                 ftype = fact_types.get(item.per)
                 if ftype is None or ftype.type not in ("int", "number") or ftype.optional:
