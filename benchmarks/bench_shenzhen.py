@@ -34,13 +34,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.generate_shenzhen import generate  # noqa: E402
-from benchmarks.timing import best_of, end_to_end  # noqa: E402
-from yibao_credit import load_policy, load_records  # noqa: E402
-from yibao_credit.engine import prepare, run  # noqa: E402
-from yibao_credit.render import write_jsonl  # noqa: E402
+from benchmarks.timing import TRACES, end_to_end_by_trace, in_process  # noqa: E402
 
 AS_OF = dt.date(2024, 12, 31)
-TRACES = ("full", "decisive", "none")
 
 
 def per_subject_us(seconds: float, subjects: int) -> float:
@@ -102,32 +98,11 @@ def main(argv: list[str] | None = None) -> int:
     if not (data / "events.jsonl").exists():
         print(f"generating {args.n} institutions into {data} …", file=sys.stderr)
         generate(args.n, data, seed=0, as_of=AS_OF)
-    out = data / "results"
-
-    e2e: dict[str, dict[str, float]] = {}
-    for trace in TRACES:
-        target = out.with_suffix(f".{trace}.jsonl")
-        wall, rss = min(
-            end_to_end(args.policy, data, target, trace, AS_OF) for _ in range(args.repeat)
-        )
-        e2e[trace] = {
-            "seconds": round(wall, 2),
-            "peak_rss_mib": round(rss),
-            "output_mib": round(target.stat().st_size / 2**20, 1),
-        }
-
-    t_pack, policy = best_of(1, lambda: load_policy(args.policy))
-    t_load, records = best_of(
-        1, lambda: load_records(data / "subjects.jsonl", data / "events.jsonl")
-    )
-    t_prep, prepared = best_of(args.repeat, lambda: prepare(policy, records, AS_OF))
-    t_run, result = best_of(args.repeat, lambda: run(prepared))
-
-    def render() -> None:
-        with open(os.devnull, "w", encoding="utf-8") as sink:
-            write_jsonl(result, sink)
-
-    t_render, _ = best_of(1, render)
+    e2e = end_to_end_by_trace(args.policy, data, args.repeat, AS_OF)
+    stages = in_process(args.policy, data, args.repeat, AS_OF)
+    records, result = stages.records, stages.result
+    t_pack, t_load, t_prep = stages.load_pack, stages.load_records, stages.prepare
+    t_run, t_render = stages.run, stages.render_full
 
     n = len(records.subjects)
     by_type = Counter(s.type for s in records.subjects)
@@ -144,13 +119,13 @@ def main(argv: list[str] | None = None) -> int:
         "run": t_run,
         "render_jsonl_full": t_render,
     }
-    in_process = {k: round(v, 3 if k == "load_pack" else 2) for k, v in raw.items()}
+    stage_s = {k: round(v, 3 if k == "load_pack" else 2) for k, v in raw.items()}
     report: dict[str, Any] = {
         "n_subjects": n,
         "subjects_by_type": dict(sorted(by_type.items())),
         "n_events": len(records.events),
         "end_to_end_by_trace": e2e,
-        "in_process_s": in_process,
+        "in_process_s": stage_s,
         "per_subject_us": {
             **{f"end_to_end_{t}": per_subject_us(e2e[t]["seconds"], n) for t in TRACES},
             **{k: per_subject_us(v, n) for k, v in raw.items() if k != "load_pack"},

@@ -32,10 +32,8 @@ sys.path.insert(0, str(ROOT))
 
 from benchmarks.generate import generate  # noqa: E402
 from benchmarks.handwritten_zhenjiang import grade_all, group_events  # noqa: E402
-from benchmarks.timing import best_of, end_to_end  # noqa: E402
-from yibao_credit import load_policy, load_records  # noqa: E402
-from yibao_credit.engine import prepare, run  # noqa: E402
-from yibao_credit.render import write_jsonl  # noqa: E402
+from benchmarks.timing import best_of, end_to_end_by_trace, in_process  # noqa: E402
+from yibao_credit.engine import run  # noqa: E402
 
 AS_OF = dt.date(2024, 12, 31)
 
@@ -51,32 +49,11 @@ def main(argv: list[str] | None = None) -> int:
     if not (data / "events.jsonl").exists():
         print(f"generating {args.n} subjects into {data} …", file=sys.stderr)
         generate(args.n, data, seed=0, as_of=AS_OF)
-    out = data / "results"
-
-    e2e: dict[str, dict[str, float]] = {}
-    for trace in ("full", "decisive", "none"):
-        target = out.with_suffix(f".{trace}.jsonl")
-        wall, rss = min(
-            end_to_end(args.policy, data, target, trace, AS_OF) for _ in range(args.repeat)
-        )
-        e2e[trace] = {
-            "seconds": round(wall, 2),
-            "peak_rss_mib": round(rss),
-            "output_mib": round(target.stat().st_size / 2**20, 1),
-        }
-
-    t_pack, policy = best_of(1, lambda: load_policy(args.policy))
-    t_load, records = best_of(
-        1, lambda: load_records(data / "subjects.jsonl", data / "events.jsonl")
-    )
-    t_prep, prepared = best_of(args.repeat, lambda: prepare(policy, records, AS_OF))
-    t_eval, result = best_of(args.repeat, lambda: run(prepared))
-
-    def render() -> None:
-        with open(os.devnull, "w", encoding="utf-8") as sink:
-            write_jsonl(result, sink)
-
-    t_render, _ = best_of(1, render)
+    e2e = end_to_end_by_trace(args.policy, data, args.repeat, AS_OF)
+    stages = in_process(args.policy, data, args.repeat, AS_OF)
+    records, prepared, result = stages.records, stages.prepared, stages.result
+    t_pack, t_load, t_prep = stages.load_pack, stages.load_records, stages.prepare
+    t_eval, t_render = stages.run, stages.render_full
 
     t_group, grouped = best_of(args.repeat, lambda: group_events(records.events, AS_OF))
     t_hand, hand = best_of(args.repeat, lambda: grade_all(records.subjects, grouped, AS_OF))

@@ -5,12 +5,18 @@ from __future__ import annotations
 
 import datetime as dt
 import gc
+import os
 import subprocess
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
+
+from yibao_credit import Records, Run, load_policy, load_records
+from yibao_credit.engine import Prepared, prepare, run
+from yibao_credit.render import write_jsonl
 
 T = TypeVar("T")
 
@@ -46,3 +52,53 @@ def end_to_end(
                           capture_output=True, text=True)  # fmt: skip
     wall, peak_kib = done.stdout.split()
     return float(wall), float(peak_kib) / 1024
+
+
+TRACES = ("full", "decisive", "none")
+
+
+def end_to_end_by_trace(
+    policy: Path, data: Path, repeat: int, as_of: dt.date
+) -> dict[str, dict[str, float]]:
+    """For each trace level: the best wall time, its peak RSS and the size of what it wrote."""
+    out = data / "results"
+    e2e: dict[str, dict[str, float]] = {}
+    for trace in TRACES:
+        target = out.with_suffix(f".{trace}.jsonl")
+        wall, rss = min(end_to_end(policy, data, target, trace, as_of) for _ in range(repeat))
+        e2e[trace] = {
+            "seconds": round(wall, 2),
+            "peak_rss_mib": round(rss),
+            "output_mib": round(target.stat().st_size / 2**20, 1),
+        }
+    return e2e
+
+
+@dataclass
+class Stages:
+    """One pass through the library in process, each stage timed (best of R where cheap)."""
+
+    load_pack: float
+    load_records: float
+    prepare: float
+    run: float
+    render_full: float
+    records: Records
+    prepared: Prepared
+    result: Run
+
+
+def in_process(policy_path: Path, data: Path, repeat: int, as_of: dt.date) -> Stages:
+    t_pack, policy = best_of(1, lambda: load_policy(policy_path))
+    t_load, records = best_of(
+        1, lambda: load_records(data / "subjects.jsonl", data / "events.jsonl")
+    )
+    t_prep, prepared = best_of(repeat, lambda: prepare(policy, records, as_of))
+    t_run, result = best_of(repeat, lambda: run(prepared))
+
+    def render() -> None:
+        with open(os.devnull, "w", encoding="utf-8") as sink:
+            write_jsonl(result, sink)
+
+    t_render, _ = best_of(1, render)
+    return Stages(t_pack, t_load, t_prep, t_run, t_render, records, prepared, result)
