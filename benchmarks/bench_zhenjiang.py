@@ -33,7 +33,7 @@ sys.path.insert(0, str(ROOT))
 from benchmarks.generate import generate  # noqa: E402
 from benchmarks.handwritten_zhenjiang import grade_all, group_events  # noqa: E402
 from benchmarks.timing import best_of, end_to_end_by_trace, in_process  # noqa: E402
-from yibao_credit.engine import run  # noqa: E402
+from yibao_credit.engine.run import run  # noqa: E402
 
 AS_OF = dt.date(2024, 12, 31)
 

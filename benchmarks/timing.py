@@ -15,8 +15,9 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from yibao_credit import Records, Run, load_policy, load_records
-from yibao_credit.engine import Prepared, prepare, run
-from yibao_credit.render import write_jsonl
+from yibao_credit.engine.prepare import Prepared, prepare
+from yibao_credit.engine.run import run
+from yibao_credit.render.results import write_jsonl
 
 T = TypeVar("T")
 
@@ -93,7 +94,7 @@ def in_process(policy_path: Path, data: Path, repeat: int, as_of: dt.date) -> St
     t_load, records = best_of(
         1, lambda: load_records(data / "subjects.jsonl", data / "events.jsonl")
     )
-    t_prep, prepared = best_of(repeat, lambda: prepare(policy, records, as_of))
+    t_prep, prepared = best_of(repeat, lambda: prepare(policy.plan, records, as_of))
     t_run, result = best_of(repeat, lambda: run(prepared))
 
     def render() -> None:

@@ -36,16 +36,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import yibao_credit as yc
-from yibao_credit.allocation import (
-    AllocationResult,
-    Deposits,
-    allocate,
-    deposits_from_python,
-    largest_remainder,
-    read_deposits,
-)
-from yibao_credit.cli import main
-from yibao_credit.pack import Policy, load_policies, load_policy
+from yibao_credit.cli.main import main
+from yibao_credit.engine.allocation import AllocationResult, allocate, largest_remainder
+from yibao_credit.policy import Policy, load_policies, load_policy
+from yibao_credit.records.deposits import Deposits, deposits_from_python, read_deposits
 
 ROOT = Path(__file__).resolve().parents[1]
 PACK_DIR = ROOT / "policies" / "jiangsu_perf"

@@ -32,7 +32,8 @@ from benchmarks.handwritten_zhenjiang import (  # noqa: E402
     group_events,
     under_one_year_cutoff,
 )
-from yibao_credit.records import Event, Records, Subject, load_records  # noqa: E402
+from yibao_credit.records.contract import Event, Records, Subject  # noqa: E402
+from yibao_credit.records.readers import load_records  # noqa: E402
 
 AS_OF = date(2024, 12, 31)
 ADVERSE = {

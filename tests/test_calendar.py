@@ -27,8 +27,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from yibao_credit.calendar import WorkingCalendar, YearArrangement, default_calendar
 from yibao_credit.errors import CalendarError
+from yibao_credit.time.calendar import WorkingCalendar, YearArrangement, default_calendar
 
 D = date
 

@@ -30,8 +30,8 @@ from typing import Any
 import pytest
 
 import yibao_credit as yc
-from yibao_credit.cli import main
-from yibao_credit.render import CSV_COLUMNS
+from yibao_credit.cli.main import main
+from yibao_credit.render.results import CSV_COLUMNS
 
 ROOT = Path(__file__).resolve().parents[1]
 PACK = ROOT / "policies" / "zhenjiang.yaml"

@@ -19,18 +19,19 @@ import simpleeval  # type: ignore[import-untyped]
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from yibao_credit.compiler import RUNTIME
-from yibao_credit.errors import Location, PackError, Problem
-from yibao_credit.expressions import (
+from yibao_credit.compile.expressions import (
     _ALLOWED_NODES,
     FUNCTIONS,
     MAX_DEPTH,
     MAX_LENGTH,
     TypeInfo,
-    add_period,
     days_between,
     parse_expr,
 )
+from yibao_credit.engine.pyexpr import to_python
+from yibao_credit.engine.runtime import RUNTIME
+from yibao_credit.errors import Location, PackError, Problem
+from yibao_credit.time.periods import add_period
 
 D = dt.date
 WHERE = Location("pack.yaml", 7, 15, "rulesets.r.facts.f.where")
@@ -69,7 +70,7 @@ def rejected(text: str, expect: str | None = "bool") -> Problem:
 def run(text: str, names: Mapping[str, Any], expect: str | None = None) -> Any:
     """Compile as the engine does (identity renaming) and evaluate."""
     expr = check(text, expect)
-    source = expr.to_python(lambda name: name)
+    source = to_python(expr, lambda name: name)
     return eval(compile(source, "<expr>", "eval"), dict(RUNTIME), dict(names))
 
 
@@ -382,7 +383,7 @@ _values = st.fixed_dictionaries(
 
 def _compiled_value(text: str, names: Mapping[str, Any]) -> tuple[str, Any]:
     expr = parse_expr(text, DIFF_SCOPE, WHERE, expect=None)
-    source = expr.to_python(lambda name: name)
+    source = to_python(expr, lambda name: name)
     value = eval(compile(source, "<expr>", "eval"), dict(RUNTIME), dict(names))
     return expr.type.type, value
 

@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 import yibao_credit as yc
-from yibao_credit.expressions import round_half_up
+from yibao_credit.compile.expressions import round_half_up
 
 ROOT = Path(__file__).resolve().parents[1]
 ZHENJIANG = ROOT / "policies" / "zhenjiang.yaml"
@@ -754,7 +754,7 @@ def test_a_single_pack_file_outside_its_period_warns_on_the_command_line(
 ) -> None:
     """A single pack evaluated before its effective.from is run with a warning (one may test a
     pack on older data); only a folder of versions refuses a date none of them covers."""
-    from yibao_credit.cli import main
+    from yibao_credit.cli.main import main
 
     subjects = tmp_path / "s.jsonl"
     subjects.write_text(json.dumps(inst("H1")) + "\n", encoding="utf-8")

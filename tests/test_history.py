@@ -41,8 +41,9 @@ from zj_helpers import (
 )
 
 import yibao_credit as yc
-from yibao_credit.cli import main
-from yibao_credit.history import cycle_as_of, read_history
+from yibao_credit.cli.main import main
+from yibao_credit.engine.history import cycle_as_of
+from yibao_credit.records.history import read_history
 
 PACK = load()
 EXAMPLES = PACK_PATH.parents[1] / "examples" / "zhenjiang"

@@ -29,9 +29,9 @@ from typing import Any
 import pytest
 
 import yibao_credit as yc
-from yibao_credit.cli import main
-from yibao_credit.pack import PolicySet, load_policies
-from yibao_credit.pack_schema import ScoreGrading
+from yibao_credit.cli.main import main
+from yibao_credit.pack.schema import ScoreGrading
+from yibao_credit.policy import PolicySet, load_policies
 
 ROOT = Path(__file__).resolve().parents[1]
 FOLDER = ROOT / "policies" / "jiangsu_perf"

@@ -26,8 +26,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import yibao_credit as yc
-from yibao_credit.cli import main
-from yibao_credit.summary import summarize
+from yibao_credit.cli.main import main
+from yibao_credit.pack.schema import ScoreGrading, Veto
+from yibao_credit.render.summary import summarize
 
 ROOT = Path(__file__).resolve().parents[1]
 PACK_PATH = ROOT / "policies" / "jinan.yaml"
@@ -211,7 +212,7 @@ def test_every_trace_step_cites_a_clause_or_is_provisional(pack: yc.Policy) -> N
 def test_no_number_is_presented_as_published(pack: yc.Policy) -> None:
     """The seed prints no weight, point, band or period: every one of them is provisional."""
     grading = pack.model.rulesets["institution"].grading
-    assert isinstance(grading, yc.pack_schema.ScoreGrading)
+    assert isinstance(grading, ScoreGrading)
     assert grading.provisional
     for cat in grading.categories:
         assert cat.provisional, cat.id
@@ -232,7 +233,7 @@ def test_no_number_is_presented_as_published(pack: yc.Policy) -> None:
 def test_five_information_categories_of_3_2_in_the_score(pack: yc.Policy) -> None:
     """三(二): 信用承诺、基础信息、守信信息、失信信息、历史信用信息, each scored 0–100."""
     grading = pack.model.rulesets["institution"].grading
-    assert isinstance(grading, yc.pack_schema.ScoreGrading)
+    assert isinstance(grading, ScoreGrading)
     assert [c.id for c in grading.categories] == CATEGORIES
     assert [c.title.zh for c in grading.categories] == [
         "信用承诺",
@@ -250,7 +251,7 @@ def test_weights_add_up_to_weights_total(pack: yc.Policy) -> None:
     """三(三)/四(二)5 权重配置: the weights add up to weights_total (1), so the total is the
     weighted mean of the categories."""
     grading = pack.model.rulesets["institution"].grading
-    assert isinstance(grading, yc.pack_schema.ScoreGrading)
+    assert isinstance(grading, ScoreGrading)
     assert grading.weights_total == 1
     assert sum(c.weight or 0 for c in grading.categories) == pytest.approx(1)
     r = one(pack, [committed()])
@@ -348,9 +349,9 @@ def test_broken_commitment_deducts_but_is_no_veto(pack: yc.Policy) -> None:
     assert not any(v.when.find("commitment") >= 0 for v in _vetoes())
 
 
-def _vetoes() -> list[yc.pack_schema.Veto]:
+def _vetoes() -> list[Veto]:
     grading = _PACK.model.rulesets["institution"].grading
-    assert isinstance(grading, yc.pack_schema.ScoreGrading)
+    assert isinstance(grading, ScoreGrading)
     return list(grading.vetoes)
 
 

@@ -48,9 +48,9 @@ from zj_helpers import (
 )
 
 import yibao_credit as yc
-from yibao_credit.cli import main
-from yibao_credit.lifecycle import read_procedures
-from yibao_credit.render import JsonlWriter, dumps, result_to_dict
+from yibao_credit.cli.main import main
+from yibao_credit.records.procedures import read_procedures
+from yibao_credit.render.results import JsonlWriter, dumps, result_to_dict
 
 PACK = load()
 D = dt.date

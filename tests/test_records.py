@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 import yibao_credit as yc
-from yibao_credit.records import MAX_PROBLEMS
+from yibao_credit.records.contract import MAX_PROBLEMS
 
 ZHENJIANG = Path(__file__).resolve().parents[1] / "policies" / "zhenjiang.yaml"
 AS_OF = dt.date(2024, 12, 31)

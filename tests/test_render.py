@@ -24,7 +24,7 @@ from typing import Any
 import pytest
 
 import yibao_credit as yc
-from yibao_credit.render import CSV_COLUMNS, JsonlWriter, dumps, result_to_dict
+from yibao_credit.render.results import CSV_COLUMNS, JsonlWriter, dumps, result_to_dict
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # benchmarks/ is a package at the repository root

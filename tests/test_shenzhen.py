@@ -28,7 +28,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import yibao_credit as yc
-from yibao_credit.cli import main
+from yibao_credit.cli.main import main
 
 ROOT = Path(__file__).resolve().parents[1]
 PACK_PATH = ROOT / "policies" / "shenzhen.yaml"

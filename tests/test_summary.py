@@ -19,8 +19,8 @@ import pytest
 from zj_helpers import MEASURES, ONE, PACK_PATH, THREE, TWO, load
 
 import yibao_credit as yc
-from yibao_credit.cli import main
-from yibao_credit.summary import summarize, summary_table
+from yibao_credit.cli.main import main
+from yibao_credit.render.summary import summarize, summary_table
 
 PACK = load()
 EXAMPLES = PACK_PATH.parents[1] / "examples" / "zhenjiang"

@@ -7,8 +7,11 @@ for result in run:
     print(result.subject_id, result.grade)
 """
 
-from .engine import Result, Run, evaluate
-from .errors import (
+from typing import Any
+
+from yibao_credit import _compat
+from yibao_credit.engine.results import Result, Run
+from yibao_credit.errors import (
     CalendarError,
     EvaluationError,
     Location,
@@ -17,10 +20,11 @@ from .errors import (
     RecordError,
     YibaoError,
 )
-from .pack import Policy, load_policy
-from .records import Event, Records, Subject, load_records, records_from_python
-from .render import render, result_to_dict, write_results
-from .trace import build_trace, render_text
+from yibao_credit.policy import Policy, evaluate, load_policy
+from yibao_credit.records.contract import Event, Records, Subject
+from yibao_credit.records.readers import load_records, records_from_python
+from yibao_credit.render.results import render, result_to_dict, write_results
+from yibao_credit.render.trace import build_trace, render_text
 
 __all__ = [
     "CalendarError",
@@ -48,3 +52,10 @@ __all__ = [
 ]
 
 __version__ = "0.1.0"
+
+_compat.install()
+
+
+def __getattr__(name: str) -> Any:
+    """Deprecated module names of 0.1 (``yc.pack_schema``), with a warning saying where."""
+    return _compat.root_getattr(name)

@@ -1,0 +1,5 @@
+"""``python -m yibao_credit.cli``: the command line."""
+
+from yibao_credit.cli.main import entry
+
+entry()

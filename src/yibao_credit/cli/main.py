@@ -1,0 +1,428 @@
+"""The ``yibao-credit`` command: evaluate, explain, validate, test, calendar.
+
+Exit codes: 0 success; 1 a pack, record or test problem (each printed as
+``file:line:col: path: message [code]`` on stderr); 2 wrong usage.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import datetime as dt
+import gc
+import json
+import os
+import sys
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TextIO
+
+from yibao_credit.engine.allocation import allocate
+from yibao_credit.engine.results import Run
+from yibao_credit.engine.run import evaluate
+from yibao_credit.errors import Problem, YibaoError
+from yibao_credit.packtest.cases import default_tests_path, read_tests, run_case
+from yibao_credit.policy import Policy, load_policies, load_policy
+from yibao_credit.records.contract import Records
+from yibao_credit.records.deposits import read_deposits
+from yibao_credit.records.history import read_history
+from yibao_credit.records.procedures import read_procedures
+from yibao_credit.records.readers import load_records
+from yibao_credit.render.results import FORMATS, csv_value, write_aligned, write_results
+from yibao_credit.render.summary import summarize, summary_table
+from yibao_credit.render.trace import DETAILS, render_text
+
+
+def _date(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date (YYYY-MM-DD)") from None
+
+
+def _report(problems: Sequence[Problem], out: TextIO, prefix: str = "error") -> None:
+    for p in problems:
+        out.write(f"{prefix}: {p}\n")
+
+
+@contextmanager
+def _output(path: str | None) -> Iterator[TextIO]:
+    if path is None or path == "-":
+        yield sys.stdout
+    else:
+        with open(path, "w", encoding="utf-8", newline="") as fh:
+            yield fh
+
+
+def _evaluate_args(sub: argparse.ArgumentParser) -> None:
+    sub.add_argument("policy", help="the pack file (YAML), or a folder of its dated versions")
+    sub.add_argument("--subjects", required=True, help="subjects file (.jsonl or .csv)")
+    sub.add_argument("--events", help="events file (.jsonl or .csv); none means no events")
+    sub.add_argument("--as-of", required=True, type=_date, help="evaluation date YYYY-MM-DD")
+    sub.add_argument(
+        "--lang",
+        choices=("zh", "en"),
+        default="zh",
+        help="language of titles in the output (default zh)",
+    )
+    sub.add_argument(
+        "--history",
+        help="earlier cycles' results (.jsonl or .csv, as evaluate writes them), for history rules",
+    )
+    sub.add_argument(
+        "--procedures",
+        help="notification / objection / decision records "
+        "(.jsonl or .csv), for each result's lifecycle and deadlines",
+    )
+    sub.add_argument(
+        "--on",
+        type=_date,
+        help="judge the lifecycle as of this day (is the objection window closed?)",
+    )
+
+
+def _run(args: argparse.Namespace) -> tuple[Policy, Records, Run]:
+    """Load the pack and every input the arguments name, and evaluate."""
+    policy = load_policies(args.policy).for_as_of(args.as_of)
+    records = load_records(args.subjects, args.events)
+    history = read_history(args.history, policy.id, policy.grade_labels) if args.history else None
+    procedures = read_procedures(args.procedures) if args.procedures else None
+    run = evaluate(
+        policy.plan, records, args.as_of, history=history, procedures=procedures, on=args.on
+    )
+    _report(run.warnings, sys.stderr, "warning")
+    return policy, records, run
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    _policy, _records, run = _run(args)
+    with _output(args.output) as out:
+        write_results(run, out, args.format, args.lang, args.trace)
+    return 0
+
+
+def cmd_explain(args: argparse.Namespace) -> int:
+    _policy, records, run = _run(args)
+    status = 0
+    for sid in args.subject:
+        result = run.get(sid)
+        if result is None:
+            known = any(s.id == sid for s in records.subjects)
+            why = "is graded by no ruleset of this pack" if known else "is not in the subjects file"
+            sys.stderr.write(f"error: subject {sid!r} {why}\n")
+            status = 1
+            continue
+        text = render_text(result, args.lang, notes=not args.no_notes, detail=args.trace)
+        sys.stdout.write(text + "\n\n")
+    return status
+
+
+def cmd_summary(args: argparse.Namespace) -> int:
+    _policy, _records, run = _run(args)
+    summary = summarize(run, args.lang)
+    with _output(args.output) as out:
+        if args.format == "json":
+            out.write(json.dumps(summary, ensure_ascii=False, indent=2) + "\n")
+        else:
+            out.write(summary_table(summary))
+    return 0
+
+
+def cmd_allocate(args: argparse.Namespace) -> int:
+    _policy, _records, run = _run(args)
+    result = allocate(run, read_deposits(args.deposits))
+    rows = [s.to_dict() for s in result.shares]
+    with _output(args.output) as out:
+        if args.format == "jsonl":
+            for row in rows:
+                out.write(json.dumps(row, ensure_ascii=False, separators=(",", ":")) + "\n")
+        elif args.format == "csv":
+            writer = csv.writer(out, lineterminator="\n")
+            writer.writerow(list(rows[0]) if rows else ["subject_id"])
+            for row in rows:
+                writer.writerow([csv_value(v) for v in row.values()])
+        else:
+            table = [["subject_id", "grade", "score", "deposit", "allocated", ""]]
+            for s in result.shares:
+                table.append(
+                    [
+                        s.subject_id,
+                        s.grade or "-",
+                        "" if s.score is None else f"{s.score:g}",
+                        str(s.deposit),
+                        str(s.allocated),
+                        "+1" if s.extra_fen else "",
+                    ]
+                )
+            write_aligned(table, out, right=(2, 3, 4))
+    sys.stderr.write(
+        f"pool {result.pool} fen, allocated {result.allocated} fen to {len(result.shares)} "
+        f"subject(s)"
+        + (f"; formula provisional: {result.provisional}" if result.provisional else "")
+        + "\n"
+    )
+    return 0
+
+
+def cmd_review(args: argparse.Namespace) -> int:
+    policy, _records, run = _run(args)
+    review = policy.review
+    if review is None:
+        sys.stderr.write(f"error: pack {policy.id!r} has no review stages\n")
+        return 1
+    with _output(args.output) as out:
+        for r in run:
+            if not r.review_changes and len({g for _, _, g in r.stages}) <= 1:
+                continue
+            scores = ", ".join(
+                f"{s}: {'' if sc is None else f'{sc:g} '}{g or '-'}" for s, sc, g in r.stages
+            )
+            out.write(f"{r.subject.id}  {r.subject.name or ''}  [{scores}]\n")
+            for c in r.review_changes:
+                key = ", ".join(f"{k}={v}" for k, v in zip(review.key, c.key, strict=True))
+                steps = " → ".join(f"{s} {csv_value(v)}" for s, v, _ in c.values)
+                if c.values[0][0] != review.stages[0]:
+                    steps = f"{review.stages[0]} — → {steps}"
+                out.write(f"    {key}: {steps}\n")
+    return 0
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    status = 0
+    targets: list[str] = []
+    for path in args.packs:
+        if Path(path).is_dir():
+            try:
+                load_policies(path)  # the versions together: same id, no overlap
+            except YibaoError as exc:
+                _report(exc.problems, sys.stderr)
+                status = 1
+            targets += [
+                str(f)
+                for f in sorted(Path(path).glob("*.yaml"))
+                if not f.name.endswith(".tests.yaml")
+            ]
+        else:
+            targets.append(path)
+    for path in targets:
+        try:
+            policy = load_policy(path)
+        except YibaoError as exc:
+            _report(exc.problems, sys.stderr)
+            status = 1
+            continue
+        rules = sum(
+            len(rs.facts)
+            + len(rs.exclusions)
+            + sum(len(r.criteria) for r in rs.rules)
+            + len(rs.rollups)
+            for rs in policy.rulesets.values()
+        )
+        provisional = policy.provisional()
+        print(
+            f"{path}: ok — pack {policy.id} {policy.version}, {len(policy.rulesets)} "
+            f"ruleset(s), {rules} rules, {len(provisional)} provisional value(s), "
+            f"sha256 {policy.sha256}"
+        )
+        if args.provisional:
+            for p in provisional:
+                print(f"  {p.file or path}:{p.line}: {p.path}: provisional: {p.note}")
+        if args.show_code:
+            for rs in policy.rulesets.values():
+                print(f"# ruleset {rs.id}\n{policy.program.rulesets[rs.id].source}")
+    return status
+
+
+def cmd_test(args: argparse.Namespace) -> int:
+    files: list[Path] = []
+    for target in args.targets:
+        p = Path(target)
+        if p.is_dir():  # a folder of versions: the tests beside each version that has them
+            found = sorted(p.glob("*.tests.yaml"))
+            if not found:
+                sys.stderr.write(f"error: {p}: no *.tests.yaml beside the versions\n")
+                return 1
+            files += found
+            continue
+        files.append(p if p.name.endswith(".tests.yaml") else default_tests_path(p))
+    passed = failed = 0
+    for f in files:
+        if not f.exists():
+            sys.stderr.write(f"error: {f}: no tests file (expected beside the pack)\n")
+            return 1
+        tests = read_tests(f)
+        policy = load_policy(tests.pack_path)
+        for i in range(len(tests.model.cases)):
+            outcome = run_case(policy, tests, i)
+            loc = outcome.location
+            if outcome.passed:
+                passed += 1
+                if args.verbose:
+                    print(f"PASS {loc.file}:{loc.line}: {outcome.name}")
+            else:
+                failed += 1
+                print(f"FAIL {loc.file}:{loc.line}: {outcome.name}")
+                for message in outcome.failures:
+                    print(f"     {message}")
+    print(f"{passed} passed, {failed} failed")
+    if passed + failed == 0:
+        sys.stderr.write("error: no test cases ran\n")
+        return 1
+    return 1 if failed else 0
+
+
+def cmd_calendar(args: argparse.Namespace) -> int:
+    from yibao_credit.time.calendar import default_calendar
+
+    cal = default_calendar()
+    if args.calendar_cmd == "add-working-days":
+        if args.explain:
+            for day, why in cal.explain_add(args.date, args.n):
+                print(f"{day.isoformat()}  {why}")
+        else:
+            print(cal.add_working_days(args.date, args.n).isoformat())
+    else:
+        print(cal.working_days_between(args.start, args.end))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="yibao-credit",
+        description="Evaluate medical-insurance credit rules written as YAML policy packs.",
+    )
+    subs = parser.add_subparsers(dest="command", required=True)
+    _evaluation_commands(subs)
+    _pack_commands(subs)
+    _calendar_command(subs)
+    return parser
+
+
+Subparsers = argparse._SubParsersAction  # argparse names no public type for it
+
+
+def _evaluation_commands(subs: Subparsers[argparse.ArgumentParser]) -> None:
+    """The commands that evaluate records: evaluate, explain, summary, allocate, review."""
+    ev = subs.add_parser("evaluate", help="evaluate subjects and events; one result per subject")
+    _evaluate_args(ev)
+    ev.add_argument("--format", choices=FORMATS, default="jsonl")
+    ev.add_argument("--output", help="write here instead of standard output")
+    ev.add_argument(
+        "--trace",
+        choices=DETAILS,
+        default="full",
+        help="trace in each result: every step (full, the default), only the steps that "
+        "decided it (decisive), or none",
+    )
+    ev.set_defaults(func=cmd_evaluate)
+
+    ex = subs.add_parser("explain", help="one subject's trace, readable")
+    _evaluate_args(ex)
+    ex.add_argument(
+        "--subject", required=True, action="append", help="subject id (repeat for several)"
+    )
+    ex.add_argument("--no-notes", action="store_true", help="leave out the pack's readings")
+    ex.add_argument(
+        "--trace",
+        choices=DETAILS[:2],
+        default="full",
+        help="every step (full) or only those that decided the result (decisive)",
+    )
+    ex.set_defaults(func=cmd_explain)
+
+    su = subs.add_parser("summary", help="counts by grade, region, ruleset and measure")
+    _evaluate_args(su)
+    su.add_argument("--format", choices=("table", "json"), default="table")
+    su.add_argument("--output", help="write here instead of standard output")
+    su.set_defaults(func=cmd_summary)
+
+    al = subs.add_parser(
+        "allocate", help="share the pooled quality deposits out by result, to the fen"
+    )
+    _evaluate_args(al)
+    al.add_argument(
+        "--deposits",
+        required=True,
+        help="withheld deposits (.jsonl or .csv): subject_id, deposit (integer fen)",
+    )
+    al.add_argument("--format", choices=("table", "jsonl", "csv"), default="table")
+    al.add_argument("--output", help="write here instead of standard output")
+    al.set_defaults(func=cmd_allocate)
+
+    rv = subs.add_parser(
+        "review", help="where review stages changed a self-assessment, per subject"
+    )
+    _evaluate_args(rv)
+    rv.add_argument("--output", help="write here instead of standard output")
+    rv.set_defaults(func=cmd_review)
+
+
+def _pack_commands(subs: Subparsers[argparse.ArgumentParser]) -> None:
+    """The commands that read packs alone: validate and test."""
+    va = subs.add_parser("validate", help="check packs; exit 1 with located errors")
+    va.add_argument("packs", nargs="+")
+    va.add_argument(
+        "--provisional", action="store_true", help="list every provisional value with its note"
+    )
+    va.add_argument(
+        "--show-code",
+        action="store_true",
+        help="print the Python each ruleset compiles to, for review",
+    )
+    va.set_defaults(func=cmd_validate)
+
+    te = subs.add_parser("test", help="run a pack's YAML test cases")
+    te.add_argument("targets", nargs="+", help="pack files or .tests.yaml files")
+    te.add_argument("-v", "--verbose", action="store_true", help="list passing cases too")
+    te.set_defaults(func=cmd_test)
+
+
+def _calendar_command(subs: Subparsers[argparse.ArgumentParser]) -> None:
+    ca = subs.add_parser("calendar", help="official working-day arithmetic")
+    ca_subs = ca.add_subparsers(dest="calendar_cmd", required=True)
+    add = ca_subs.add_parser(
+        "add-working-days", help="the Nth working day after DATE (DATE itself not counted)"
+    )
+    add.add_argument("date", type=_date)
+    add.add_argument("n", type=int)
+    add.add_argument("--explain", action="store_true", help="list each day and why it counts")
+    between = ca_subs.add_parser("working-days", help="working days d with FROM < d <= TO")
+    between.add_argument("start", type=_date, metavar="FROM")
+    between.add_argument("end", type=_date, metavar="TO")
+    ca.set_defaults(func=cmd_calendar)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        code: int = args.func(args)
+        return code
+    except YibaoError as exc:
+        _report(exc.problems, sys.stderr)
+        return 1
+    except ValueError as exc:
+        sys.stderr.write(f"error: {exc}\n")
+        return 1
+    except BrokenPipeError:
+        return 0
+
+
+def entry() -> None:
+    """The console script. One command over a province's records makes a million objects
+    and no reference cycles worth collecting: the cyclic collector is off for the process
+    (measured at 100,000 subjects: 0.8 s less, the same peak memory), and the process exits
+    without tearing down what it made."""
+    gc.disable()
+    code = main()
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except BrokenPipeError:
+        pass
+    os._exit(code)
+
+
+if __name__ == "__main__":
+    entry()

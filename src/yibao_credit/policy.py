@@ -1,0 +1,245 @@
+"""A loaded pack, for callers: read and validate (``pack``), compile to one plan
+(``compile``), evaluate on the Python back-end (``engine``).
+
+``load_policy`` is the one entry point: it returns a ``Policy`` ready to evaluate, or raises
+``PackError`` listing every problem with its file, line, column and path in the pack.
+``load_policies`` takes a folder of dated versions of one pack too.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from yibao_credit.compile.compiler import compile_pack
+from yibao_credit.compile.plan import (
+    CompiledProcedure,
+    CompiledReview,
+    CompiledRuleset,
+    Plan,
+    ValidityRules,
+)
+from yibao_credit.engine.program import PythonProgram, program_for
+from yibao_credit.engine.results import Run
+from yibao_credit.engine.run import evaluate as run_plan
+from yibao_credit.errors import EvaluationError, Location, PackError, Problem
+from yibao_credit.pack.load import ProvisionalValue, provisional_values, read_pack
+from yibao_credit.pack.schema import PackModel
+from yibao_credit.pack.sourcemap import YamlDocument
+from yibao_credit.records.contract import AttributeSpec, EventKind, Records, Subject
+from yibao_credit.records.history import HistoryRecords, history_from_python
+from yibao_credit.records.procedures import ProcedureRecords, procedures_from_python
+from yibao_credit.records.readers import records_from_python
+from yibao_credit.time.calendar import WorkingCalendar, YearArrangement
+
+
+class Policy:
+    """A compiled policy pack: its plan, evaluated on the Python back-end; its provisional
+    values listed with the file and line that wrote them."""
+
+    def __init__(self, model: PackModel, doc: YamlDocument, plan: Plan) -> None:
+        self.model = model
+        self.doc = doc
+        self.plan = plan
+        self.file = doc.file
+
+    @property
+    def program(self) -> PythonProgram:
+        """The Python back-end's generated code for the plan."""
+        return program_for(self.plan)
+
+    @property
+    def id(self) -> str:
+        return self.plan.id
+
+    @property
+    def version(self) -> str:
+        return self.plan.version
+
+    @property
+    def sha256(self) -> str:
+        """The pack file's SHA-256 (for a pack that extends another: of the whole chain)."""
+        return self.plan.sha256
+
+    @property
+    def rulesets(self) -> Mapping[str, CompiledRuleset]:
+        return self.plan.rulesets
+
+    @property
+    def event_kinds(self) -> Mapping[str, EventKind]:
+        return self.plan.event_kinds
+
+    @property
+    def subject_attributes(self) -> Mapping[str, AttributeSpec]:
+        return self.plan.subject_attributes
+
+    @property
+    def procedures(self) -> Mapping[str, CompiledProcedure]:
+        return self.plan.procedures
+
+    @property
+    def arrangements(self) -> tuple[YearArrangement, ...]:
+        return self.plan.arrangements
+
+    @property
+    def validity(self) -> ValidityRules:
+        return self.plan.validity
+
+    @property
+    def review(self) -> CompiledReview | None:
+        return self.plan.review
+
+    @property
+    def calendar(self) -> WorkingCalendar:
+        return self.plan.calendar
+
+    @property
+    def grade_labels(self) -> frozenset[str]:
+        """Every grade label of every ruleset (what an earlier result may hold)."""
+        return self.plan.grade_labels
+
+    def selection_date(self, as_of: dt.date) -> dt.date:
+        """The date that picks this pack among its versions (see ``Plan.selection_date``)."""
+        return self.plan.selection_date(as_of)
+
+    def ruleset_for(self, subject: Subject) -> CompiledRuleset | None:
+        """The one ruleset that grades a subject; two would be a contradiction in the pack."""
+        return self.program.ruleset_for(subject)
+
+    def provisional(self) -> list[ProvisionalValue]:
+        """Every provisional rule or value, in file order."""
+        return provisional_values(self.model, self.doc)
+
+    def evaluate(
+        self,
+        subjects: Iterable[Subject | Mapping[str, Any]] | Records,
+        events: Iterable[Any] = (),
+        *,
+        as_of: dt.date,
+        history: HistoryRecords | Iterable[Mapping[str, Any]] | None = None,
+        procedures: ProcedureRecords | Iterable[Mapping[str, Any]] | None = None,
+        on: dt.date | None = None,
+    ) -> Run:
+        """Evaluate subjects and their events as of a date; see ``engine.run.evaluate``.
+
+        ``history``: earlier results (a HistoryRecords, or dicts as ``result_to_dict`` gives
+        them); ``procedures``: notification/objection/decision records; ``on``: the day the
+        lifecycle is judged on.
+        """
+        records = (
+            subjects if isinstance(subjects, Records) else records_from_python(subjects, events)
+        )
+        if history is not None and not isinstance(history, HistoryRecords):
+            history = history_from_python(history, self.id, self.grade_labels)
+        if procedures is not None and not isinstance(procedures, ProcedureRecords):
+            procedures = procedures_from_python(procedures)
+        return run_plan(self.plan, records, as_of, history=history, procedures=procedures, on=on)
+
+
+def evaluate(
+    policy: Policy | Plan,
+    records: Records,
+    as_of: dt.date,
+    *,
+    history: HistoryRecords | None = None,
+    procedures: ProcedureRecords | None = None,
+    on: dt.date | None = None,
+) -> Run:
+    """Evaluate every subject in ``records`` as of ``as_of`` against a loaded pack (or its plan).
+
+    ``history``: earlier cycles' results, for history facts; ``procedures``: notification,
+    objection and decision records, for each result's lifecycle, judged as of ``on``.
+    """
+    plan = policy.plan if isinstance(policy, Policy) else policy
+    return run_plan(plan, records, as_of, history=history, procedures=procedures, on=on)
+
+
+def load_policy(path: str | Path) -> Policy:
+    """Read, validate and compile a pack file; raises PackError with every problem found."""
+    model, doc, digest = read_pack(path)
+    policy = Policy(model, doc, compile_pack(model, doc, digest))
+    program_for(policy.plan)  # generate the Python code now: any failure is a load failure
+    return policy
+
+
+class PolicySet:
+    """The dated versions of one pack (a new indicator table each year): evaluation uses the
+    version in force for the evaluated period, and the result names it."""
+
+    def __init__(self, versions: list[Policy]) -> None:
+        if not versions:
+            raise PackError(Problem("pack.versions", "no pack found"))
+        ids = sorted({v.id for v in versions})
+        if len(ids) > 1:
+            # The id most versions carry is taken as the pack's; each other one is located.
+            counts = Counter(v.id for v in versions)
+            usual = max(ids, key=lambda i: (counts[i], -ids.index(i)))
+            raise PackError(
+                [
+                    Problem(
+                        "pack.versions",
+                        f"versions of one pack share its id; this file says {v.id!r}, "
+                        f"{counts[usual]} other(s) say {usual!r} ({', '.join(ids)} found)",
+                        v.doc.locate(("pack", "id")),
+                    )
+                    for v in sorted(versions, key=lambda v: v.file)
+                    if v.id != usual
+                ]
+            )
+        self.versions = sorted(versions, key=lambda v: v.model.pack.effective.from_)
+        problems = []
+        for a, b in itertools.pairwise(self.versions):
+            ea, eb = a.model.pack.effective, b.model.pack.effective
+            if ea.to is None or ea.to >= eb.from_:
+                problems.append(
+                    Problem(
+                        "pack.versions.overlap",
+                        f"versions {a.version!r} ({a.file}) and {b.version!r} overlap: "
+                        f"{a.version} runs {ea.from_} .. {ea.to or 'open'}, {b.version} from "
+                        f"{eb.from_}",
+                        b.doc.locate(("pack", "effective")),
+                    )
+                )
+        if problems:
+            raise PackError(problems)
+
+    @property
+    def id(self) -> str:
+        return self.versions[0].id
+
+    def for_as_of(self, as_of: dt.date) -> Policy:
+        """The version in force on the date that picks versions (see ``Meta.version_by``).
+
+        A single pack is always used: evaluating it outside its effective period is the
+        ``eval.pack-not-in-force`` warning, not an error (one may test a pack on older data)."""
+        if len(self.versions) == 1:
+            return self.versions[0]
+        for policy in self.versions:
+            day = policy.selection_date(as_of)
+            eff = policy.model.pack.effective
+            if eff.from_ <= day and (eff.to is None or day <= eff.to):
+                return policy
+        periods = "; ".join(
+            f"{v.version}: {v.model.pack.effective.from_} .. {v.model.pack.effective.to or 'open'}"
+            for v in self.versions
+        )
+        raise EvaluationError(
+            Problem(
+                "eval.no-version",
+                f"no version of pack {self.id!r} is in force for as_of {as_of} ({periods})",
+                Location(self.versions[0].file),
+            )
+        )
+
+
+def load_policies(path: str | Path) -> PolicySet:
+    """A pack file, or a folder of dated versions of one pack (``*.yaml``, tests left out)."""
+    p = Path(path)
+    if p.is_dir():
+        files = sorted(f for f in p.glob("*.yaml") if not f.name.endswith(".tests.yaml"))
+        return PolicySet([load_policy(f) for f in files])
+    return PolicySet([load_policy(p)])

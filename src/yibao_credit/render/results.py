@@ -1,0 +1,431 @@
+"""Results as the data contract gives them: JSON Lines, CSV, or a table for people.
+
+Output is deterministic: results are sorted by subject id, keys come in a fixed order, and
+nothing depends on the order of the input files. Each result names the pack id, version and
+content hash, so it can be replayed and audited later.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import json
+from collections.abc import Callable, Collection, Iterable, Sequence
+from operator import itemgetter
+from typing import Any, TextIO
+
+from yibao_credit.bulk import paused_gc
+from yibao_credit.compile.plan import StepSpec
+from yibao_credit.engine.results import Result, Run
+from yibao_credit.render.trace import (
+    DETAILS,
+    Step,
+    build_trace,
+    iter_steps,
+    jsonable,
+    measures_of,
+    provisional_count,
+)
+
+FORMATS = ("jsonl", "csv", "table")
+
+
+CSV_COLUMNS = [
+    "subject_id",
+    "status",
+    "grade",
+    "score",
+    "exclusion",
+    "ruleset",
+    "measures",
+    "decided_by",
+    "clauses",
+    "policy_id",
+    "policy_version",
+    "policy_sha256",
+    "as_of",
+]
+
+
+def result_to_dict(result: Result, lang: str = "zh", trace: str = "full") -> dict[str, Any]:
+    """One result as the contract's JSON object."""
+    policy = result.context.plan
+    out: dict[str, Any] = {
+        "subject_id": result.subject.id,
+        "status": result.status,
+        "grade": result.grade,
+        "score": jsonable(result.score),
+        "exclusion": result.exclusion,
+        "policy": {"id": policy.id, "version": policy.version, "sha256": policy.sha256},
+        "as_of": result.context.as_of.isoformat(),
+        "ruleset": result.ruleset.id,
+        "group": result.group,
+        "measures": measures_of(result, lang),
+        "provisional": provisional_count(result),
+    }
+    if result.lifecycle is not None:
+        out["lifecycle"] = result.lifecycle.to_dict()
+    if trace != "none":
+        out["trace"] = build_trace(result, lang, trace)
+    return out
+
+
+def dumps(obj: Any) -> str:
+    return json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
+
+
+_encode_str: Callable[[str], str] = json.encoder.encode_basestring
+
+
+"""The C string encoder json.dumps uses with ensure_ascii=False."""
+
+
+def _value_json(value: Any) -> str:
+    """A value as json.dumps(jsonable(value)) writes it, without the generic encoder."""
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    if value is None:
+        return "null"
+    kind = type(value)
+    if kind is str:
+        return _encode_str(value)
+    if kind is int:
+        return int.__repr__(value)
+    if kind is dt.date:
+        return f'"{value.isoformat()}"'
+    return dumps(jsonable(value))
+
+
+def _score_json(score: float | None) -> str:
+    return "null" if score is None else dumps(jsonable(score))
+
+
+class JsonlWriter:
+    """Writes results as JSON Lines, byte for byte what ``dumps(result_to_dict(r))`` gives.
+
+    A province has a hundred thousand subjects and forty steps each, most of them repeated
+    word for word (a criterion not met, with the same inputs). Each step's fixed text is
+    encoded once, and a step without evidence is encoded once per distinct outcome and inputs.
+
+    Results of the same shape (the same values, the same facts with and without evidence)
+    have the same trace but for the steps that show evidence or read the subject's own
+    fields: the trace of the first is kept as a template, and for the others only those
+    steps are built.
+    """
+
+    MEMO_LIMIT = 100_000
+
+    def __init__(self, lang: str = "zh", trace: str = "full") -> None:
+        self.lang = lang
+        self.trace = trace
+        self._heads: dict[StepSpec, tuple[str, str]] = {}
+        self._memo: dict[Any, tuple[str, str, str]] = {}
+        self._measures: dict[tuple[int, ...], str] = {}
+        self._templates: dict[tuple[Any, ...], tuple[list[str | None], frozenset[StepSpec]]] = {}
+        self._policies: dict[int, str] = {}
+        self._contexts: list[Any] = []  # kept alive: their ids key the caches
+        self._fixed_names: dict[int, tuple[frozenset[str], frozenset[StepSpec]]] = {}
+        self._getters: dict[int, tuple[Callable[[Any], Any], tuple[int, ...]]] = {}
+
+    def _fixed(self, spec: StepSpec) -> tuple[str, str]:
+        parts = self._heads.get(spec)
+        if parts is None:
+            head = (
+                '{"step":'
+                + _encode_str(spec.id)
+                + ',"title":'
+                + _encode_str(spec.title.get(self.lang))
+                + ',"outcome":'
+            )
+            tail = ',"clause":' + _value_json(spec.clause)
+            if spec.provisional:
+                tail += ',"provisional":' + _encode_str(spec.provisional)
+            parts = self._heads[spec] = (head, tail)
+        return parts
+
+    def _around(self, step: Step) -> tuple[str, str, str]:
+        """A step's text before and after its evidence ids, and without evidence."""
+        spec, outcome, inputs, _evidence, decisive = step
+        head, tail = self._fixed(spec)
+        body = ",".join(_encode_str(k) + ":" + _value_json(v) for k, v in inputs)
+        before = head + _value_json(outcome) + ',"inputs":{' + body + '},"evidence":['
+        after = "]" + tail + (',"decisive":true}' if decisive else "}")
+        return before, after, before + after
+
+    def step(self, step: Step) -> str:
+        """A step's text; what surrounds the evidence is encoded once per distinct outcome
+        and inputs."""
+        outcome = step[1]
+        key = (
+            step[0],
+            tuple(outcome.items()) if type(outcome) is dict else outcome,
+            step[2],
+            step[4],
+        )
+        try:
+            around = self._memo.get(key)
+        except TypeError:  # an unhashable input value: build it each time
+            around = self._around(step)
+        else:
+            if around is None:
+                if len(self._memo) >= self.MEMO_LIMIT:
+                    self._memo.clear()
+                around = self._memo[key] = self._around(step)
+        evidence = step[3]
+        if not evidence:
+            return around[2]
+        return around[0] + ",".join([_encode_str(i) for i in evidence]) + around[1]
+
+    def _shape_key(self, result: Result) -> tuple[Any, ...] | None:
+        """What fixes every step of a trace but those with evidence or subject fields: the
+        values (not the evidence lists), which facts have evidence, and how it was decided.
+        None for results with roll-ups, a lifecycle, set-aside events or review stages."""
+        if result.rollups or result.lifecycle is not None or result.set_aside or result.stages:
+            return None
+        rs, values = result.ruleset, result.values
+        getters = self._getters.get(id(rs))
+        if getters is None:
+            ev = set(rs.evidence_slots.values())
+            plain = [i for i in range(len(values)) if i not in ev]
+            getters = self._getters[id(rs)] = (
+                itemgetter(*plain) if len(plain) > 1 else lambda v: tuple(v[i] for i in plain),
+                tuple(sorted(ev)),
+            )
+        plain_values, ev_slots = getters
+        key = (
+            id(result.context),
+            id(rs),
+            plain_values(values),
+            tuple([not values[i] for i in ev_slots]),
+            result.exclusion,
+            result.rule,
+            result.own_grade,
+            result.group,
+            tuple(result.history_cycles.items()) if result.history_cycles else (),
+            tuple(result.history.items()) if result.history else (),
+            tuple([(id(m), held) for m, held in result.measure_checks]),
+        )
+        try:
+            hash(key)
+        except TypeError:
+            return None
+        return key
+
+    def _subject_steps(self, result: Result) -> tuple[frozenset[str], frozenset[StepSpec]]:
+        """The names a step may read that are not the subject's own fields, and the window
+        steps that show a subject's date: a step reading anything else varies by subject."""
+        rs, context = result.ruleset, result.context
+        found = self._fixed_names.get(id(rs))
+        if found is None:
+            names = {*rs.fact_slots, *context.params, "as_of", "grade", "rank"}
+            names |= {h.name for h in rs.history}
+            names |= {p for g in rs.groups for p in g.params}
+            windows = context.plan.windows
+            since = frozenset(rs.window_steps[w] for w in rs.windows if windows[w].type == "since")
+            found = self._fixed_names[id(rs)] = (frozenset(names), since)
+        return found
+
+    def _trace_text(self, result: Result) -> str:
+        step = self.step
+        key = self._shape_key(result)
+        if key is None:
+            return ",".join([step(s) for s in iter_steps(result, self.trace)])
+        template = self._templates.get(key)
+        if template is None:
+            fixed, since = self._subject_steps(result)
+            parts: list[str | None] = []
+            varying: set[StepSpec] = set()
+            texts = []
+            for s in iter_steps(result, self.trace):
+                text = step(s)
+                texts.append(text)
+                spec = s[0]
+                if s[3] or spec in since or any(n not in fixed for n in spec.reads):
+                    parts.append(None)
+                    varying.add(spec)
+                else:
+                    parts.append(text)
+            if len(self._templates) >= self.MEMO_LIMIT:
+                self._templates.clear()
+            self._templates[key] = (parts, frozenset(varying))
+            return ",".join(texts)
+        parts, only = template
+        if not only:
+            return ",".join(parts)  # type: ignore[arg-type]
+        built = iter([step(s) for s in iter_steps(result, self.trace, only)])
+        return ",".join([p if p is not None else next(built) for p in parts])
+
+    def line(self, result: Result) -> str:
+        rs = result.ruleset
+        context = result.context
+        policy = self._policies.get(id(context))
+        if policy is None:
+            self._contexts.append(context)
+            p = context.plan
+            policy = self._policies[id(context)] = (
+                ',"policy":'
+                + dumps({"id": p.id, "version": p.version, "sha256": p.sha256})
+                + ',"as_of":"'
+                + context.as_of.isoformat()
+                + '"'
+            )
+        mkey = tuple([id(m) for m in result.measures])  # ids repeat across rulesets
+        measures = self._measures.get(mkey)
+        if measures is None:
+            measures = self._measures[mkey] = dumps(measures_of(result, self.lang))
+        parts = [
+            '{"subject_id":',
+            _encode_str(result.subject.id),
+            ',"status":',
+            _encode_str(result.status),
+            ',"grade":',
+            _value_json(result.grade),
+            ',"score":',
+            _score_json(result.score),
+            ',"exclusion":',
+            _value_json(result.exclusion),
+            policy,
+            ',"ruleset":',
+            _encode_str(rs.id),
+            ',"group":',
+            _value_json(result.group),
+            ',"measures":',
+            measures,
+            ',"provisional":',
+            str(provisional_count(result)),
+        ]
+        if result.lifecycle is not None:
+            parts += (',"lifecycle":', dumps(result.lifecycle.to_dict()))
+        if self.trace == "none":
+            parts.append("}\n")
+        else:
+            parts += (',"trace":[', self._trace_text(result), "]}\n")
+        return "".join(parts)
+
+
+def write_jsonl(
+    results: Iterable[Result], out: TextIO, lang: str = "zh", trace: str = "full"
+) -> None:
+    writer = JsonlWriter(lang, trace)
+    write = out.write
+    with paused_gc():
+        for r in results:
+            write(writer.line(r))
+
+
+def csv_value(value: Any) -> str:
+    """A cell as JSON writes the value (true, 87.9, 100), empty for none."""
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    return dumps(jsonable(value))
+
+
+def write_csv(
+    results: Iterable[Result], out: TextIO, lang: str = "zh", trace: str = "full"
+) -> None:
+    """One row per subject; the decisive steps and their clauses stand in for the trace."""
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(CSV_COLUMNS)
+    for r in results:
+        d = result_to_dict(r, lang, "decisive")
+        decisive = [s for s in d["trace"] if s.get("decisive")]
+        policy = d["policy"]
+        writer.writerow(
+            [
+                d["subject_id"],
+                d["status"],
+                d["grade"] or "",
+                csv_value(d["score"]),
+                d["exclusion"] or "",
+                d["ruleset"],
+                ";".join(m["id"] for m in d["measures"]),
+                ";".join(s["step"] for s in decisive),
+                ";".join(s["clause"] or "" for s in decisive),
+                policy["id"],
+                policy["version"],
+                policy["sha256"],
+                d["as_of"],
+            ]
+        )
+
+
+def write_table(
+    results: Iterable[Result], out: TextIO, lang: str = "zh", trace: str = "full"
+) -> None:
+    """Aligned columns for reading in a terminal."""
+    results = list(results)
+    scored = any(r.score is not None for r in results)
+    rows = [
+        [
+            "subject_id",
+            "name",
+            "status",
+            "grade",
+            *(["score"] if scored else []),
+            "exclusion",
+            "decided by",
+        ]
+    ]
+    for r in results:
+        d = result_to_dict(r, lang, "decisive")
+        decisive = [s["step"] for s in d["trace"] if s.get("decisive")]
+        score = [] if not scored else [f"{jsonable(r.score)}" if r.score is not None else ""]
+        rows.append(
+            [
+                d["subject_id"],
+                r.subject.name or "",
+                d["status"],
+                d["grade"] or "",
+                *score,
+                d["exclusion"] or "",
+                ", ".join(decisive),
+            ]
+        )
+    write_aligned(rows, out)
+
+
+def write_aligned(rows: Sequence[Sequence[str]], out: TextIO, right: Collection[int] = ()) -> None:
+    """Rows of cells as columns two spaces apart, padded by display width (a CJK character
+    takes two columns in a terminal); the columns whose numbers are in ``right`` (numbers)
+    are aligned right, the others left."""
+    widths = [max(_width(row[i]) for row in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        cells = [
+            " " * (widths[i] - _width(c)) + c if i in right else c + " " * (widths[i] - _width(c))
+            for i, c in enumerate(row)
+        ]
+        out.write("  ".join(cells).rstrip() + "\n")
+
+
+def _width(text: str) -> int:
+    """Display width: CJK characters take two columns in a terminal."""
+    return sum(2 if ord(ch) > 0x2E80 and ch not in "★" else 1 for ch in text)
+
+
+def write_results(
+    run: Run | Iterable[Result],
+    out: TextIO,
+    fmt: str = "jsonl",
+    lang: str = "zh",
+    trace: str = "full",
+) -> None:
+    """Write results in a format of the contract; ``trace`` is full, decisive or none."""
+    writers = {"jsonl": write_jsonl, "csv": write_csv, "table": write_table}
+    if fmt not in writers:
+        raise ValueError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
+    if trace not in DETAILS:
+        raise ValueError(f"unknown trace detail {trace!r}; choose one of {', '.join(DETAILS)}")
+    writers[fmt](iter(run), out, lang, trace)
+
+
+def render(
+    run: Run | Iterable[Result], fmt: str = "jsonl", lang: str = "zh", trace: str = "full"
+) -> str:
+    buf = io.StringIO()
+    write_results(run, buf, fmt, lang, trace)
+    return buf.getvalue()
