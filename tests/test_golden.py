@@ -145,14 +145,33 @@ def environment_note(main: Main) -> str:
     )
 
 
-@pytest.mark.parametrize("case", CASES, ids=[c["name"] for c in CASES])
+EVALUATING = {"evaluate", "explain", "summary", "allocate", "review"}
+"""Commands that evaluate: recorded once, checked on both engines (DuckDB is the default)."""
+
+ENGINE_CASES = [
+    pytest.param(case, engine, id=case["name"] + (f"[{engine}]" if engine else ""))
+    for case in CASES
+    for engine in (
+        [None, "python"]
+        if case["argv"][:1]
+        and case["argv"][0] in EVALUATING
+        and case["exit_code"] != 2
+        and "--help" not in case["argv"]
+        else [None]
+    )
+]
+
+
+@pytest.mark.parametrize(("case", "engine"), ENGINE_CASES)
 def test_golden_case(
     case: dict[str, Any],
+    engine: str | None,
     capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
     main: Main,
 ) -> None:
-    code, out, err = cli(capsys, monkeypatch, main, case["argv"])
+    argv = [*case["argv"], "--engine", engine] if engine else case["argv"]
+    code, out, err = cli(capsys, monkeypatch, main, argv)
     problems = [
         p
         for p in (
@@ -165,9 +184,11 @@ def test_golden_case(
         if p
     ]
     if problems:
-        argv = " ".join(case["argv"])
         pytest.fail(
-            f"yibao-credit {argv}\n" + "\n".join(problems) + "\n" + environment_note(main),
+            f"yibao-credit {' '.join(argv)}\n"
+            + "\n".join(problems)
+            + "\n"
+            + environment_note(main),
             pytrace=False,
         )
 
@@ -196,9 +217,11 @@ class HashingWriter(io.TextIOBase):
         return len(s)
 
 
+@pytest.mark.parametrize("engine", ["duckdb", "python"])
 @pytest.mark.parametrize("province", PROVINCES, ids=[p["name"] for p in PROVINCES])
 def test_golden_province(
     province: dict[str, Any],
+    engine: str,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     main: Main,
@@ -220,7 +243,7 @@ def test_golden_province(
             f"{province['generator']} no longer writes the recorded province"
         )
         out, err = HashingWriter(), io.StringIO()
-        argv = [a.replace("{data}", str(data)) for a in province["argv"]]
+        argv = [a.replace("{data}", str(data)) for a in province["argv"]] + ["--engine", engine]
         with (
             as_the_script_runs(monkeypatch),
             contextlib.redirect_stdout(out),

@@ -23,6 +23,7 @@ STAGES: tuple[tuple[str, ...], ...] = (
     ("pack",),  # YAML, source map, extends, the schema
     ("compile",),  # expressions and per-concept compilers -> the plan
     ("engine",),  # the Python back-end: generated code, run, roll-ups, measures
+    ("sql",),  # the columnar back-end: the plan as SQL, run in DuckDB
     ("render",),  # trace, JSONL / CSV / table, text, summary
     ("policy",),  # the loaded pack: load -> compile -> evaluate, for callers
     ("packtest",),  # YAML test cases and the pytest plugin

@@ -34,6 +34,7 @@ from yibao_credit.records.contract import AttributeSpec, EventKind, Records, Sub
 from yibao_credit.records.history import HistoryRecords, history_from_python
 from yibao_credit.records.procedures import ProcedureRecords, procedures_from_python
 from yibao_credit.records.readers import records_from_python
+from yibao_credit.sql.session import evaluate_records
 from yibao_credit.time.calendar import WorkingCalendar, YearArrangement
 
 
@@ -123,13 +124,17 @@ class Policy:
         history: HistoryRecords | Iterable[Mapping[str, Any]] | None = None,
         procedures: ProcedureRecords | Iterable[Mapping[str, Any]] | None = None,
         on: dt.date | None = None,
+        engine: str = "python",
     ) -> Run:
         """Evaluate subjects and their events as of a date; see ``engine.run.evaluate``.
 
         ``history``: earlier results (a HistoryRecords, or dicts as ``result_to_dict`` gives
         them); ``procedures``: notification/objection/decision records; ``on``: the day the
-        lifecycle is judged on.
+        lifecycle is judged on; ``engine``: ``python`` (the default for records in memory: no
+        tables to build) or ``duckdb`` — the results are the same.
         """
+        if engine not in ("python", "duckdb"):
+            raise ValueError(f"engine must be 'python' or 'duckdb', not {engine!r}")
         records = (
             subjects if isinstance(subjects, Records) else records_from_python(subjects, events)
         )
@@ -137,6 +142,10 @@ class Policy:
             history = history_from_python(history, self.id, self.grade_labels)
         if procedures is not None and not isinstance(procedures, ProcedureRecords):
             procedures = procedures_from_python(procedures)
+        if engine == "duckdb":
+            return evaluate_records(
+                self.plan, records, as_of, history=history, procedures=procedures, on=on
+            )
         return run_plan(self.plan, records, as_of, history=history, procedures=procedures, on=on)
 
 

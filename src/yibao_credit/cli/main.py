@@ -13,25 +13,30 @@ import gc
 import json
 import os
 import sys
-from collections.abc import Iterator, Sequence
+import time
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TextIO
 
 from yibao_credit.engine.allocation import allocate
+from yibao_credit.engine.context import resolve
 from yibao_credit.engine.results import Run
 from yibao_credit.engine.run import evaluate
 from yibao_credit.errors import Problem, YibaoError
 from yibao_credit.packtest.cases import default_tests_path, read_tests, run_case
 from yibao_credit.policy import Policy, load_policies, load_policy
-from yibao_credit.records.contract import Records
 from yibao_credit.records.deposits import read_deposits
-from yibao_credit.records.history import read_history
-from yibao_credit.records.procedures import read_procedures
+from yibao_credit.records.history import HistoryRecords, read_history
+from yibao_credit.records.procedures import ProcedureRecords, read_procedures
 from yibao_credit.records.readers import load_records
 from yibao_credit.render.results import FORMATS, csv_value, write_aligned, write_results
 from yibao_credit.render.summary import summarize, summary_table
 from yibao_credit.render.trace import DETAILS, render_text
+from yibao_credit.sql.compile import compile_run
+from yibao_credit.sql.session import evaluate_files
+
+ENGINES = ("duckdb", "python")
 
 
 def _date(text: str) -> dt.date:
@@ -80,35 +85,92 @@ def _evaluate_args(sub: argparse.ArgumentParser) -> None:
         type=_date,
         help="judge the lifecycle as of this day (is the objection window closed?)",
     )
+    sub.add_argument(
+        "--engine",
+        choices=ENGINES,
+        default="duckdb",
+        help="evaluate in an in-process DuckDB (duckdb, the default) or with the Python "
+        "reference engine (python); the results are the same",
+    )
+    sub.add_argument(
+        "--memory-limit",
+        help="DuckDB's memory limit (e.g. 2GB); beyond it, work spills to --temp-directory",
+    )
+    sub.add_argument("--temp-directory", help="where DuckDB spills work beyond its memory limit")
+    sub.add_argument(
+        "--quiet", action="store_true", help="no progress on standard error (a terminal only)"
+    )
 
 
-def _run(args: argparse.Namespace) -> tuple[Policy, Records, Run]:
-    """Load the pack and every input the arguments name, and evaluate."""
+def _run(args: argparse.Namespace, evidence: bool = True) -> tuple[Policy, frozenset[str], Run]:
+    """Load the pack and every input the arguments name, and evaluate: the pack, the ids in
+    the subjects file and the run. ``evidence``: whether the output shows event ids."""
     policy = load_policies(args.policy).for_as_of(args.as_of)
-    records = load_records(args.subjects, args.events)
+    progress = _progress(args)
+    if args.engine == "python":
+        records = load_records(args.subjects, args.events)
+        history, procedures = _history_and_procedures(args, policy)
+        run = evaluate(
+            policy.plan, records, args.as_of, history=history, procedures=procedures, on=args.on
+        )
+        ids = frozenset(s.id for s in records.subjects)
+    else:
+        history, procedures = _history_and_procedures(args, policy)
+        run, ids = evaluate_files(
+            policy.plan,
+            args.subjects,
+            args.events,
+            args.as_of,
+            history=history,
+            procedures=procedures,
+            on=args.on,
+            evidence=evidence,
+            memory_limit=args.memory_limit,
+            temp_directory=args.temp_directory,
+            progress=progress,
+        )
+    if progress:
+        progress(f"{len(run)} results")
+    _report(run.warnings, sys.stderr, "warning")
+    return policy, ids, run
+
+
+def _history_and_procedures(
+    args: argparse.Namespace, policy: Policy
+) -> tuple[HistoryRecords | None, ProcedureRecords | None]:
     history = read_history(args.history, policy.id, policy.grade_labels) if args.history else None
     procedures = read_procedures(args.procedures) if args.procedures else None
-    run = evaluate(
-        policy.plan, records, args.as_of, history=history, procedures=procedures, on=args.on
-    )
-    _report(run.warnings, sys.stderr, "warning")
-    return policy, records, run
+    return history, procedures
+
+
+def _progress(args: argparse.Namespace) -> Callable[[str], None] | None:
+    """Progress lines on standard error, only when it is a terminal (never in files, pipes
+    or CI logs) and not ``--quiet``."""
+    if args.quiet or not sys.stderr.isatty():
+        return None
+    started = time.monotonic()
+
+    def report(stage: str) -> None:
+        sys.stderr.write(f"[{time.monotonic() - started:6.1f} s] {stage}\n")
+        sys.stderr.flush()
+
+    return report
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    _policy, _records, run = _run(args)
+    _policy, _ids, run = _run(args, evidence=args.format == "jsonl" and args.trace != "none")
     with _output(args.output) as out:
         write_results(run, out, args.format, args.lang, args.trace)
     return 0
 
 
 def cmd_explain(args: argparse.Namespace) -> int:
-    _policy, records, run = _run(args)
+    _policy, ids, run = _run(args)
     status = 0
     for sid in args.subject:
         result = run.get(sid)
         if result is None:
-            known = any(s.id == sid for s in records.subjects)
+            known = sid in ids
             why = "is graded by no ruleset of this pack" if known else "is not in the subjects file"
             sys.stderr.write(f"error: subject {sid!r} {why}\n")
             status = 1
@@ -119,7 +181,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
 
 
 def cmd_summary(args: argparse.Namespace) -> int:
-    _policy, _records, run = _run(args)
+    _policy, _ids, run = _run(args)
     summary = summarize(run, args.lang)
     with _output(args.output) as out:
         if args.format == "json":
@@ -130,7 +192,7 @@ def cmd_summary(args: argparse.Namespace) -> int:
 
 
 def cmd_allocate(args: argparse.Namespace) -> int:
-    _policy, _records, run = _run(args)
+    _policy, _ids, run = _run(args)
     result = allocate(run, read_deposits(args.deposits))
     rows = [s.to_dict() for s in result.shares]
     with _output(args.output) as out:
@@ -166,7 +228,7 @@ def cmd_allocate(args: argparse.Namespace) -> int:
 
 
 def cmd_review(args: argparse.Namespace) -> int:
-    policy, _records, run = _run(args)
+    policy, _ids, run = _run(args)
     review = policy.review
     if review is None:
         sys.stderr.write(f"error: pack {policy.id!r} has no review stages\n")
@@ -231,6 +293,11 @@ def cmd_validate(args: argparse.Namespace) -> int:
         if args.show_code:
             for rs in policy.rulesets.values():
                 print(f"# ruleset {rs.id}\n{policy.program.rulesets[rs.id].source}")
+        if args.show_sql:
+            day = args.as_of or policy.plan.effective.from_
+            program = compile_run(policy.plan, resolve(policy.plan, day))
+            print(f"-- {policy.id} {policy.version} as of {day.isoformat()} ({args.dialect})")
+            print(program.sql(args.dialect, pretty=True), end="")
     return status
 
 
@@ -369,6 +436,18 @@ def _pack_commands(subs: Subparsers[argparse.ArgumentParser]) -> None:
         "--show-code",
         action="store_true",
         help="print the Python each ruleset compiles to, for review",
+    )
+    va.add_argument(
+        "--show-sql",
+        action="store_true",
+        help="print the SQL the pack compiles to for one run (window bounds and parameters "
+        "in force on --as-of are literals in it)",
+    )
+    va.add_argument(
+        "--as-of", type=_date, help="the run date for --show-sql (default: the pack's start)"
+    )
+    va.add_argument(
+        "--dialect", choices=("duckdb", "spark"), default="duckdb", help="SQL dialect to print"
     )
     va.set_defaults(func=cmd_validate)
 

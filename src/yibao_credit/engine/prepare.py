@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter, defaultdict
-from collections.abc import Mapping
+from collections.abc import Mapping, Set
 from dataclasses import dataclass, field, replace
 
 from yibao_credit.bulk import paused_gc
@@ -84,10 +84,10 @@ def _prepare(
     check_subject_attributes(records, plan.subject_attributes)
     context = replace(resolve(plan, as_of), history=history, procedures=procedures, on=on)
     warnings: list[Problem] = []
-    _check_history(plan, history, warnings)
+    check_history(plan, history, warnings)
     if procedures is not None:
-        _check_procedures(records, procedures)
-    _warn_not_in_force(plan, as_of, warnings)
+        check_procedures({s.id for s in records.subjects}, procedures)
+    warn_not_in_force(plan, as_of, warnings)
     assigned = _assign_rulesets(program, records, warnings)
     _check_required(records, assigned)
     grouped_subjects = _assign_groups(assigned, context, warnings, records, program)
@@ -109,7 +109,7 @@ def _prepare(
     return Prepared(context, records, grouped_subjects, grouped, warnings, aside, program)
 
 
-def _check_history(plan: Plan, history: HistoryRecords | None, warnings: list[Problem]) -> None:
+def check_history(plan: Plan, history: HistoryRecords | None, warnings: list[Problem]) -> None:
     """Without earlier results every cycle is missing (said once); with them, every grade
     they hold must be one of the pack's."""
     if history is None:
@@ -140,8 +140,8 @@ def _check_history(plan: Plan, history: HistoryRecords | None, warnings: list[Pr
         )
 
 
-def _check_procedures(records: Records, procedures: ProcedureRecords) -> None:
-    known = {s.id for s in records.subjects}
+def check_procedures(known: Set[str], procedures: ProcedureRecords) -> None:
+    """Every procedure record names a subject of the run."""
     for sid, steps in sorted(procedures.by_subject.items()):
         if sid not in known:
             record = next(iter(steps.values()))
@@ -154,7 +154,7 @@ def _check_procedures(records: Records, procedures: ProcedureRecords) -> None:
             )
 
 
-def _warn_not_in_force(plan: Plan, as_of: dt.date, warnings: list[Problem]) -> None:
+def warn_not_in_force(plan: Plan, as_of: dt.date, warnings: list[Problem]) -> None:
     # A pack versioned by its evaluated period is in force for that period, not on as_of.
     day = plan.selection_date(as_of)
     if plan.in_force(day):

@@ -65,7 +65,7 @@ def _run(prepared: Prepared) -> Run:
                 values = fn(subject, events, h_values)
         except StepFailed as exc:
             raise _step_error(prepared.records, subject, rs, exc) from exc
-        result = _result(subject, rs, context, values)
+        result = result_of(subject, rs, context, values)
         if h_values:
             result.history, result.history_cycles = h_values, h_cycles
         result.group = group
@@ -113,14 +113,14 @@ class _HistoryReadings:
         if not rs.history:
             return EMPTY, EMPTY
         if subject.id in self.known:
-            return _history_of(subject, rs, self.context)
+            return history_of(subject, rs, self.context)
         cached = self.none.get(rs.id)
         if cached is None:
-            cached = self.none[rs.id] = _history_of(subject, rs, self.context)
+            cached = self.none[rs.id] = history_of(subject, rs, self.context)
         return cached
 
 
-def _result(
+def result_of(
     subject: Subject, rs: CompiledRuleset, context: RunContext, values: tuple[Any, ...]
 ) -> Result:
     """The result a values tuple gives: excluded, graded by a rule, or by score and band."""
@@ -176,7 +176,7 @@ def _used_changes(
     return tuple(c for c in changes if any(eid in used for _, _, eid in c.values))
 
 
-def _history_of(
+def history_of(
     subject: Subject, rs: CompiledRuleset, context: RunContext
 ) -> tuple[dict[str, Any], dict[str, tuple[Cycle, ...]]]:
     assert rs.history_cycle is not None

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from yibao_credit.compile.plan import StepSpec, ValidityRules
 from yibao_credit.errors import Problem, RecordError
-from yibao_credit.records.contract import MAX_PROBLEMS, Event, Records
+from yibao_credit.records.contract import MAX_PROBLEMS, Event, EventLike, Records
 from yibao_credit.time.periods import shift_period
 
 
@@ -23,10 +23,10 @@ from yibao_credit.time.periods import shift_period
 class SetAside:
     """An event that no longer counts, and why: expired on a day, or repaired by an event."""
 
-    event: Event
+    event: EventLike
     step: StepSpec
     expired_on: dt.date | None = None
-    repaired_by: Event | None = None
+    repaired_by: EventLike | None = None
 
 
 def set_aside(

@@ -117,7 +117,8 @@ def read_tests(path: str | Path) -> LoadedTests:
     return LoadedTests(str(p), doc, model, pack_path)
 
 
-def run_case(policy: Policy, tests: LoadedTests, index: int) -> CaseOutcome:
+def run_case(policy: Policy, tests: LoadedTests, index: int, engine: str = "python") -> CaseOutcome:
+    """One worked example, evaluated on ``engine`` (``python`` or ``duckdb``)."""
     case = tests.model.cases[index]
     loc = tests.doc.locate(("cases", index, "name"))
     outcome = CaseOutcome(case.name, loc)
@@ -125,7 +126,12 @@ def run_case(policy: Policy, tests: LoadedTests, index: int) -> CaseOutcome:
     try:
         records = records_from_python(case.subjects, case.events, source=source)
         run = policy.evaluate(
-            records, as_of=case.as_of, history=case.history, procedures=case.procedures, on=case.on
+            records,
+            as_of=case.as_of,
+            history=case.history,
+            procedures=case.procedures,
+            on=case.on,
+            engine=engine,
         )
     except YibaoError as exc:
         outcome.failures.extend(str(p) for p in exc.problems)

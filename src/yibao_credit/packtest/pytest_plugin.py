@@ -35,21 +35,31 @@ class PackTestFile(pytest.File):
             policy = load_policy(tests.pack_path)
         except PackError as exc:
             raise self.CollectError(str(exc)) from None
-        for index, case in enumerate(tests.model.cases):
-            yield PackCase.from_parent(
-                self, name=case.name, tests=tests, policy=policy, index=index
-            )
+        # Each worked example runs on the Python engine (the model) and on DuckDB.
+        for engine, suffix in (("python", ""), ("duckdb", " [duckdb]")):
+            for index, case in enumerate(tests.model.cases):
+                yield PackCase.from_parent(
+                    self,
+                    name=case.name + suffix,
+                    tests=tests,
+                    policy=policy,
+                    index=index,
+                    engine=engine,
+                )
 
 
 class PackCase(pytest.Item):
-    def __init__(self, *, tests: LoadedTests, policy: Policy, index: int, **kw: Any) -> None:
+    def __init__(
+        self, *, tests: LoadedTests, policy: Policy, index: int, engine: str, **kw: Any
+    ) -> None:
         super().__init__(**kw)
         self.tests = tests
         self.policy = policy
         self.index = index
+        self.engine = engine
 
     def runtest(self) -> None:
-        outcome = run_case(self.policy, self.tests, self.index)
+        outcome = run_case(self.policy, self.tests, self.index, self.engine)
         if not outcome.passed:
             raise PackCaseFailed("\n".join(outcome.failures))
 

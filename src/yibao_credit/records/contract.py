@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Annotated, Any
+from typing import Annotated, Any, Protocol
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict
 
@@ -90,6 +90,17 @@ class Event(BaseModel):
             return getattr(self, name)
         extra = self.__pydantic_extra__
         return extra.get(name) if extra else None
+
+
+class EventLike(Protocol):
+    """What a trace shows of an event: an ``Event``, or a back-end's lighter reference."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def kind(self) -> str: ...
+    @property
+    def date(self) -> dt.date: ...
 
 
 _SUBJECT_NAMES = frozenset(Subject.model_fields)
