@@ -376,6 +376,10 @@ class _Runner:
         for rs in self.plan.rulesets.values():
             columns = program.slot_columns[rs.id]
             evidence_at = {i for i, c in enumerate(columns) if c.startswith("_ev_")}
+            # The plan puts every evidence slot right after the fact values (place_facts).
+            assert evidence_at == set(
+                range(min(evidence_at, default=0), len(evidence_at) + min(evidence_at, default=0))
+            )
             select = ", ".join(
                 [*(f'"{n}"' for n in subject_names), "_group"]
                 + [
@@ -415,20 +419,18 @@ class _Runner:
         fields = {n: v for n, v in zip(names, row[:n_subject], strict=True) if v is not None}
         subject = Subject.model_construct(**fields)
         group = row[n_subject]
-        values: list[Any] = []
-        i = n_subject + 1
-        for k in range(len(columns)):
-            if k in evidence_at:
-                ids, dates = row[i], row[i + 1]
-                values.append(
-                    [EventRef(e, d) for e, d in zip(ids, dates, strict=True)] if ids else ()
-                )
-                i += 2
-            else:
-                values.append(row[i])
-                i += 1
-        values.extend(row[i : i + 4])
-        result = result_of(subject, rs, self.context, tuple(values))
+        # Slots: fact values, then each event fact's evidence (ids and dates, two columns),
+        # then the rest (compile/plan.py), then the four decision values.
+        base = n_subject + 1
+        first = min(evidence_at) if evidence_at else len(columns)
+        start = base + first
+        end = start + 2 * len(evidence_at)
+        evidence = [
+            [EventRef(e, d) for e, d in zip(row[j], row[j + 1], strict=True)] if row[j] else ()
+            for j in range(start, end, 2)
+        ]
+        values = (*row[base:start], *evidence, *row[end:])
+        result = result_of(subject, rs, self.context, values)
         if rs.history:
             h_values, h_cycles = by_subject.get(subject.id) or self._no_history(rs)
             result.history, result.history_cycles = h_values, h_cycles
