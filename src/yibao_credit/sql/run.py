@@ -129,6 +129,11 @@ class _Runner:
         self.evidence = evidence
         self.progress = progress or (lambda _stage: None)
         self.warnings: list[Problem] = []
+        self._done = 0
+        """How many statements of the program have run."""
+        self._subject_names = subject_columns(plan)
+        self._nobody: dict[str, tuple[Mapping[str, Any], Mapping[str, tuple[Cycle, ...]]]] = {}
+        """Per ruleset: the history readings of a subject with no earlier result."""
 
     # -- the run ----------------------------------------------------------------------------
     def run(self) -> Run:
@@ -167,8 +172,7 @@ class _Runner:
 
     def _execute(self, program: SqlProgram, until: str | None = None) -> None:
         """Run the statements not yet run, stopping before the first table named ``until…``."""
-        done = getattr(self, "_done", 0)
-        for i in range(done, len(program.statements)):
+        for i in range(self._done, len(program.statements)):
             statement = program.statements[i]
             if until is not None and statement.table.startswith(until):
                 self._done = i
@@ -340,7 +344,8 @@ class _Runner:
             if not rs.history:
                 continue
             nobody = Subject.model_construct(id="\0", type=rs.type)
-            defaults, _cycles = history_of(nobody, rs, self.context)
+            defaults, cycles = history_of(nobody, rs, self.context)
+            self._nobody[rs.id] = (defaults, cycles)
             readings: dict[str, tuple[dict[str, Any], Any]] = {}
             for sid in sorted(known):
                 readings[sid] = history_of(
@@ -372,7 +377,7 @@ class _Runner:
     ) -> list[Result]:
         aside = self._set_aside()
         results: list[Result] = []
-        subject_names = list(self._subject_columns())
+        subject_names = self._subject_names
         for rs in self.plan.rulesets.values():
             columns = program.slot_columns[rs.id]
             evidence_at = {i for i, c in enumerate(columns) if c.startswith("_ev_")}
@@ -400,9 +405,6 @@ class _Runner:
                     )
         results.sort(key=lambda r: r.subject.id)
         return results
-
-    def _subject_columns(self) -> list[str]:
-        return subject_columns(self.plan)
 
     def _result(
         self,
@@ -432,29 +434,11 @@ class _Runner:
         values = (*row[base:start], *evidence, *row[end:])
         result = result_of(subject, rs, self.context, values)
         if rs.history:
-            h_values, h_cycles = by_subject.get(subject.id) or self._no_history(rs)
+            h_values, h_cycles = by_subject.get(subject.id) or self._nobody[rs.id]
             result.history, result.history_cycles = h_values, h_cycles
         result.group = group
         result.set_aside = aside.get(subject.id, ())
         return result
-
-    @property
-    def _subject_names(self) -> list[str]:
-        names = getattr(self, "_names", None)
-        if names is None:
-            names = self._names = self._subject_columns()
-        return names
-
-    def _no_history(
-        self, rs: CompiledRuleset
-    ) -> tuple[Mapping[str, Any], Mapping[str, tuple[Cycle, ...]]]:
-        cache: dict[str, Any] = self.__dict__.setdefault("_nobody", {})
-        if rs.id not in cache:
-            cache[rs.id] = history_of(
-                Subject.model_construct(id="\0", type=rs.type), rs, self.context
-            )
-        readings: tuple[Mapping[str, Any], Mapping[str, tuple[Cycle, ...]]] = cache[rs.id]
-        return readings
 
     def _set_aside(self) -> dict[str, tuple[SetAside, ...]]:
         rules = self.plan.validity
