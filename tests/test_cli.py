@@ -382,7 +382,7 @@ def test_format_csv_header_and_one_row_per_subject(capsys: pytest.CaptureFixture
 def test_format_table_one_line_per_subject_plus_header(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    code, out, _ = cli(capsys, *evaluate_args("--format", "table"))
+    code, out, _ = cli(capsys, *evaluate_args("--format", "table", "--lang", "en"))
     assert code == 0
     lines = out.splitlines()
     assert lines[0].split() == [

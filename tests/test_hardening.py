@@ -182,7 +182,10 @@ def res(run: yc.Run, sid: str) -> yc.Result:
 
 
 def graded(policy: yc.Policy, subjects: Any, events: Any = (), as_of: dt.date = AS_OF) -> yc.Run:
-    run: yc.Run = policy.evaluate(subjects, list(events), as_of=as_of)
+    if isinstance(subjects, yc.Records):  # the records hold their events
+        run: yc.Run = policy.evaluate(subjects, as_of=as_of)
+    else:
+        run = policy.evaluate(subjects, list(events), as_of=as_of)
     return run
 
 

@@ -17,7 +17,7 @@ PACKAGE = "yibao_credit"
 SRC = Path(__file__).resolve().parent.parent / "src" / PACKAGE
 
 STAGES: tuple[tuple[str, ...], ...] = (
-    ("errors", "bulk"),  # shared by every stage
+    ("errors", "bulk", "arguments"),  # shared by every stage
     ("time",),  # periods, windows, the working-day calendar
     ("records",),  # the data contract: subjects, events, readers, checks
     ("pack",),  # YAML, source map, extends, the schema

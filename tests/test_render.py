@@ -419,7 +419,7 @@ def display_width(text: str) -> int:
 def test_table_aligns_cjk_names_by_display_width(example_run: yc.Run) -> None:
     """Names like 镇江市示例第一人民医院 take two terminal columns per character; every column
     after them must start at the same display column on every line."""
-    lines = yc.render(example_run, "table").splitlines()
+    lines = yc.render(example_run, "table", lang="en").splitlines()
     assert len(lines) == 43
     header = lines[0]
     for column in ("name", "status", "grade", "exclusion", "decided by"):
@@ -456,7 +456,7 @@ def _cell_at(line: str, value: str, start: int) -> int:
 
 
 def test_table_pads_to_the_widest_name(example_run: yc.Run) -> None:
-    lines = yc.render(example_run, "table").splitlines()
+    lines = yc.render(example_run, "table", lang="en").splitlines()
     widest = max(display_width(r.subject.name or "") for r in example_run)
     name_start = display_width(lines[0][: lines[0].index("name")])
     status_start = display_width(lines[0][: lines[0].index("status")])

@@ -167,8 +167,8 @@ def counting_fallbacks() -> Iterator[list[int]]:
 
 
 def outcome(call: Callable[[], Any]) -> Any:
-    """The result, or the exception raised (the Python reader lets a few through unchanged:
-    ``UnicodeDecodeError``, ``csv.Error``; the SQL path must raise the same)."""
+    """The result, or the exception raised (the SQL path must raise what the Python reader
+    raises)."""
     try:
         return call()
     except Exception as exc:
@@ -665,6 +665,97 @@ ERROR_CASES: list[tuple[str, tuple[str, str | bytes], tuple[str, str | bytes] | 
     ("CSV line of spaces", ("s.csv", SUBJECTS_CSV + "  \n"), None),
     ("CSV line of commas", ("s.csv", SUBJECTS_CSV + ",,,\n"), None),
     ("CSV unterminated quote", ("s.csv", SUBJECTS_CSV + '"H9,institution\n'), None),
+    # the contract's types, read strictly from JSON; keys once; chains; encodings (issue 13)
+    (
+        "beds as a JSON string",
+        ("s.jsonl", _replace(SUBJECT_LINES, '"beds": 500', '"beds": "500"')),
+        None,
+    ),
+    ("beds 500.0", ("s.jsonl", _replace(SUBJECT_LINES, '"beds": 500', '"beds": 500.0')), None),
+    (
+        "amount a JSON string",
+        ("s.jsonl", SUBJECT_LINES),
+        ("e.jsonl", _replace(EVENT_LINES, "1200.5", '"1200.5"')),
+    ),
+    (
+        "verified yes",
+        ("s.jsonl", SUBJECT_LINES),
+        ("e.jsonl", _replace(EVENT_LINES, '"verified": true', '"verified": "yes"')),
+    ),
+    ("beds true", ("s.jsonl", SUBJECT_LINES + '{"id": "H9", "type": "x", "beds": true}\n'), None),
+    ("beds -5", ("s.jsonl", _replace(SUBJECT_LINES, '"beds": 500', '"beds": -5')), None),
+    ("CSV beds -5", ("s.csv", _replace(SUBJECTS_CSV, ",500,", ",-5,")), None),
+    (
+        "inpatient yes",
+        ("s.jsonl", _replace(SUBJECT_LINES, '"inpatient": true', '"inpatient": "yes"')),
+        None,
+    ),
+    (
+        "inpatient 1",
+        ("s.jsonl", _replace(SUBJECT_LINES, '"inpatient": true', '"inpatient": 1')),
+        None,
+    ),
+    ("empty id", ("s.jsonl", SUBJECT_LINES + '{"id": "", "type": "x"}\n'), None),
+    (
+        "empty chain_id",
+        ("s.jsonl", _replace(SUBJECT_LINES, '"chain_id": "C1"', '"chain_id": ""')),
+        None,
+    ),
+    (
+        "empty subject_id",
+        ("s.jsonl", SUBJECT_LINES),
+        ("e.jsonl", _replace(EVENT_LINES, '"subject_id": "P1"', '"subject_id": ""')),
+    ),
+    *(
+        (
+            f"amount {value}",
+            ("s.jsonl", SUBJECT_LINES),
+            ("e.jsonl", _replace(EVENT_LINES, "1200.5", value)),
+        )
+        for value in ("NaN", "Infinity", "-Infinity", "1e999")
+    ),
+    (
+        "CSV amount inf",
+        ("s.jsonl", SUBJECT_LINES),
+        ("e.csv", _replace(EVENTS_CSV, "1200.5", "inf")),
+    ),
+    (
+        "a key twice",
+        ("s.jsonl", SUBJECT_LINES + '{"id": "H9", "type": "x", "type": "y"}\n'),
+        None,
+    ),
+    (
+        "an extra key twice",
+        ("s.jsonl", SUBJECT_LINES + '{"id": "H9", "type": "x", "x2": 1, "x2": 2}\n'),
+        None,
+    ),
+    (
+        "a key twice, once escaped",
+        ("s.jsonl", SUBJECT_LINES + '{"id": "H9", "type": "x", "n": 1, "\\u006e": 2}\n'),
+        None,
+    ),
+    (
+        "a nested key twice",
+        ("s.jsonl", SUBJECT_LINES + '{"id": "H9", "type": "x", "n": {"a": 1, "a": 2}}\n'),
+        None,
+    ),
+    ("CSV column twice", ("s.csv", "id,type,name,name\nH1,institution,a,b\n"), None),
+    (
+        "a chain naming a chain store",
+        ("s.jsonl", SUBJECT_LINES + '{"id": "P9", "type": "institution", "chain_id": "P1"}\n'),
+        None,
+    ),
+    (
+        "a chain cycle",
+        (
+            "s.jsonl",
+            _replace(SUBJECT_LINES, '"name": "连锁总部"', '"name": "连锁总部", "chain_id": "P1"'),
+        ),
+        None,
+    ),
+    ("GBK without the encoding", ("s.csv", SUBJECTS_CSV.encode("gbk")), None),
+    ("UTF-16 without the encoding", ("s.jsonl", SUBJECT_LINES.encode("utf-16")), None),
+    ("a CSV cell too long", ("s.csv", SUBJECTS_CSV + 'H9,"' + "x" * (1 << 24) + "\n"), None),
 ]
 
 
@@ -680,7 +771,7 @@ def test_errors_are_those_of_the_python_reader(
     s = write(tmp_path, *subjects)
     e = write(tmp_path, *events) if events else None
     got = assert_same(plan_of("zhenjiang"), s, e)
-    assert isinstance(got, RecordError | UnicodeDecodeError), name
+    assert isinstance(got, RecordError), name
 
 
 def test_a_file_that_cannot_be_read(tmp_path: Path) -> None:
@@ -693,30 +784,6 @@ def test_a_file_that_cannot_be_read(tmp_path: Path) -> None:
 
 ACCEPTED_CASES: list[tuple[str, tuple[str, str | bytes], tuple[str, str | bytes] | None, bool]] = [
     # (name, subjects, events, read by DuckDB itself)
-    (
-        "beds as a JSON string",
-        ("s.jsonl", _replace(SUBJECT_LINES, '"beds": 500', '"beds": "500"')),
-        None,
-        False,
-    ),
-    (
-        "beds 500.0",
-        ("s.jsonl", _replace(SUBJECT_LINES, '"beds": 500', '"beds": 500.0')),
-        None,
-        False,
-    ),
-    (
-        "inpatient yes",
-        ("s.jsonl", _replace(SUBJECT_LINES, '"inpatient": true', '"inpatient": "yes"')),
-        None,
-        False,
-    ),
-    (
-        "inpatient 1",
-        ("s.jsonl", _replace(SUBJECT_LINES, '"inpatient": true', '"inpatient": 1')),
-        None,
-        False,
-    ),
     (
         "name a number is refused",
         ("s.jsonl", _replace(SUBJECT_LINES, '"name": "连锁总部"', '"name": 7')),
@@ -755,7 +822,20 @@ ACCEPTED_CASES: list[tuple[str, tuple[str, str | bytes], tuple[str, str | bytes]
             _replace(
                 SUBJECT_LINES,
                 '"licence_no": "L-003"',
-                '"licence_no": [1, {"a": null}], "x": 1e400, "y": {"z": [true]}, "x2": 1, "x2": 2',
+                '"licence_no": [1, {"a": null}], "x": 1e400, "y": {"z": [true]}, "x2": 1',
+            ),
+        ),
+        None,
+        False,  # a nested object: the Python reader looks for a key given twice inside it
+    ),
+    (
+        "extra keys of any kind, not nested",
+        (
+            "s.jsonl",
+            _replace(
+                SUBJECT_LINES,
+                '"licence_no": "L-003"',
+                '"licence_no": [1, null, "a:b"], "x": 1e400, "y": null, "x2": "a:null"',
             ),
         ),
         None,
@@ -855,8 +935,8 @@ ACCEPTED_CASES: list[tuple[str, tuple[str, str | bytes], tuple[str, str | bytes]
     ("CSV fewer cells", ("s.csv", SUBJECTS_CSV + "H9,institution\n"), None, True),
     ("CSV blank line", ("s.csv", SUBJECTS_CSV + "\nH9,institution\n"), None, False),
     (
-        "CSV repeated column",
-        ("s.csv", "id,type,name,name\nH1,institution,a,b\nH2,institution,a,\n"),
+        "CSV columns without a name",
+        ("s.csv", "id,type,,\nH1,institution,,\nH2,institution,a,\n"),
         None,
         True,
     ),
@@ -900,22 +980,10 @@ ACCEPTED_CASES: list[tuple[str, tuple[str, str | bytes], tuple[str, str | bytes]
         True,
     ),
     (
-        "JSON amount a string",
-        ("s.jsonl", SUBJECT_LINES),
-        ("e.jsonl", _replace(EVENT_LINES, "1200.5", '"1200.5"')),
-        False,
-    ),
-    (
         "JSON amount huge",
         ("s.jsonl", SUBJECT_LINES),
         ("e.jsonl", _replace(EVENT_LINES, "1200.5", "123456789012345678901234567890")),
         True,
-    ),
-    (
-        "verified yes",
-        ("s.jsonl", SUBJECT_LINES),
-        ("e.jsonl", _replace(EVENT_LINES, '"verified": true', '"verified": "yes"')),
-        False,
     ),
     (
         "default verified",
@@ -935,24 +1003,36 @@ ACCEPTED_CASES: list[tuple[str, tuple[str, str | bytes], tuple[str, str | bytes]
         None,
         False,
     ),
-    (
-        "beds true",
-        ("s.jsonl", SUBJECT_LINES + '{"id": "H9", "type": "x", "beds": true}\n'),
-        None,
-        False,
-    ),
     ("a NUL in CSV", ("s.csv", SUBJECTS_CSV + "H9,\x00\n"), None, False),
-    (
-        "a key twice",
-        ("s.jsonl", SUBJECT_LINES + '{"id": "H9", "type": "x", "type": "y"}\n'),
-        None,
-        False,
-    ),
     (
         "Id beside id",
         ("s.jsonl", SUBJECT_LINES + '{"Id": "H8", "id": "H9", "type": "x"}\n'),
         None,
         True,
+    ),
+    (
+        "colons and null in texts",
+        ("s.jsonl", _replace(SUBJECT_LINES, '"连锁总部"', '"连锁: null 总部"')),
+        None,
+        True,
+    ),
+    (
+        "null values",
+        ("s.jsonl", _replace(SUBJECT_LINES, '"name": "连锁总部"', '"name": null')),
+        None,
+        True,
+    ),
+    (
+        "a brace in a text",
+        ("s.jsonl", _replace(SUBJECT_LINES, '"连锁总部"', '"{总部}"')),
+        None,
+        True,
+    ),
+    (
+        "a brace and a null",
+        ("s.jsonl", _replace(SUBJECT_LINES, '"连锁总部"', '"{总部}", "x": null')),
+        None,
+        False,  # the keys of a line with '{' in a text are left to the Python reader
     ),
     ("a glob character in the name", ("s[1].jsonl", SUBJECT_LINES), None, False),
     ("upper-case extension", ("s.JSONL", SUBJECT_LINES), None, True),
@@ -1278,7 +1358,7 @@ def test_records_from_python_keep_exact_values() -> None:
             "beds": 2**62,
             "designated_on": "0001-01-01",
         },
-        {"id": "H2", "type": "x", "beds": -(2**63)},
+        {"id": "H2", "type": "x", "beds": 2**63 - 1},
     ]
     floats = [0.1 + 0.2, 1e-310, 1.7976931348623157e308, -0.0, 5e-324, 123456789.123456789]
     events = [

@@ -15,6 +15,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from yibao_credit.arguments import choice_argument, date_argument, iterable_argument
 from yibao_credit.compile.compiler import compile_pack
 from yibao_credit.compile.plan import (
     CompiledProcedure,
@@ -27,6 +28,7 @@ from yibao_credit.engine.program import PythonProgram, program_for
 from yibao_credit.engine.results import Run
 from yibao_credit.engine.run import evaluate as run_plan
 from yibao_credit.errors import EvaluationError, Location, PackError, Problem
+from yibao_credit.pack.bundled import resolve_pack
 from yibao_credit.pack.load import ProvisionalValue, provisional_values, read_pack
 from yibao_credit.pack.schema import PackModel
 from yibao_credit.pack.sourcemap import YamlDocument
@@ -118,7 +120,7 @@ class Policy:
     def evaluate(
         self,
         subjects: Iterable[Subject | Mapping[str, Any]] | Records,
-        events: Iterable[Any] = (),
+        events: Iterable[Any] | None = None,
         *,
         as_of: dt.date,
         history: HistoryRecords | Iterable[Mapping[str, Any]] | None = None,
@@ -132,12 +134,25 @@ class Policy:
         them); ``procedures``: notification/objection/decision records; ``on``: the day the
         lifecycle is judged on; ``engine``: ``python`` (the default for records in memory: no
         tables to build) or ``duckdb`` — the results are the same.
+
+        Records come one way: a ``Records`` (from ``load_records``) alone, or ``subjects`` and
+        ``events`` as iterables of objects or dicts; anything else is a ``TypeError``.
         """
-        if engine not in ("python", "duckdb"):
-            raise ValueError(f"engine must be 'python' or 'duckdb', not {engine!r}")
-        records = (
-            subjects if isinstance(subjects, Records) else records_from_python(subjects, events)
-        )
+        choice_argument("engine", engine, ("python", "duckdb"))
+        date_argument("as_of", as_of)
+        date_argument("on", on, optional=True)
+        if isinstance(subjects, Records):
+            if events is not None:
+                raise TypeError(
+                    "events must not be given with a Records as subjects: the Records holds "
+                    "its events already (pass records alone, or subjects and events as lists)"
+                )
+            records = subjects
+        else:
+            iterable_argument("subjects", subjects, "Subject objects or dicts, or a Records")
+            if events is not None:
+                iterable_argument("events", events, "Event objects or dicts")
+            records = records_from_python(subjects, () if events is None else events)
         if history is not None and not isinstance(history, HistoryRecords):
             history = history_from_python(history, self.id, self.grade_labels)
         if procedures is not None and not isinstance(procedures, ProcedureRecords):
@@ -163,13 +178,34 @@ def evaluate(
     ``history``: earlier cycles' results, for history facts; ``procedures``: notification,
     objection and decision records, for each result's lifecycle, judged as of ``on``.
     """
+    if not isinstance(policy, Policy | Plan):
+        raise TypeError(f"policy must be a Policy (from load_policy), not {type(policy).__name__}")
+    if not isinstance(records, Records):
+        raise TypeError(
+            "records must be a Records (from load_records or records_from_python), "
+            f"not {type(records).__name__}"
+        )
+    date_argument("as_of", as_of)
+    date_argument("on", on, optional=True)
     plan = policy.plan if isinstance(policy, Policy) else policy
     return run_plan(plan, records, as_of, history=history, procedures=procedures, on=on)
 
 
 def load_policy(path: str | Path) -> Policy:
-    """Read, validate and compile a pack file; raises PackError with every problem found."""
-    model, doc, digest = read_pack(path)
+    """Read, validate and compile a pack file; raises PackError with every problem found.
+
+    ``path`` may be a bundled pack's id (``"zhenjiang"``; a path that exists wins)."""
+    file = resolve_pack(path)
+    if file.is_dir():
+        raise PackError(
+            Problem(
+                "pack.file",
+                "this is a folder of dated versions of a pack: load it with load_policies "
+                "(which picks the version in force), or name one version's file",
+                Location(str(file)),
+            )
+        )
+    model, doc, digest = read_pack(file)
     policy = Policy(model, doc, compile_pack(model, doc, digest))
     program_for(policy.plan)  # generate the Python code now: any failure is a load failure
     return policy
@@ -246,8 +282,9 @@ class PolicySet:
 
 
 def load_policies(path: str | Path) -> PolicySet:
-    """A pack file, or a folder of dated versions of one pack (``*.yaml``, tests left out)."""
-    p = Path(path)
+    """A pack file, or a folder of dated versions of one pack (``*.yaml``, tests left out);
+    either may be given by a bundled pack's id."""
+    p = resolve_pack(path)
     if p.is_dir():
         files = sorted(f for f in p.glob("*.yaml") if not f.name.endswith(".tests.yaml"))
         return PolicySet([load_policy(f) for f in files])

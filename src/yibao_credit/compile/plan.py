@@ -253,6 +253,8 @@ class CompiledRuleset:
     required: tuple[str, ...]
     windows: tuple[str, ...]
     """The windows the facts read, in the order they are first read."""
+    period: str | None
+    """The window whose bounds are the period each result evaluates (``period`` in it)."""
     facts: tuple[CompiledFact, ...]
     exclusions: tuple[CompiledCheck, ...]
     rules: tuple[CompiledRule, ...]

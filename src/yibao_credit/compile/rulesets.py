@@ -72,6 +72,7 @@ def compile_ruleset(
     condition = _applies_to(ctx, rid, rs, path)
     rollups = _rollups(ctx, rs, path, grades, [x.id for x in exclusions])
     measures = compile_measures(ctx, rs, path, grades, history_types)
+    period = _period(ctx, rs, path, windows)
     if len(ctx.problems) > before:
         return None
     return CompiledRuleset(
@@ -81,6 +82,7 @@ def compile_ruleset(
         categories=frozenset(rs.applies_to.categories) if rs.applies_to.categories else None,
         required=tuple(rs.required),
         windows=tuple(windows),
+        period=period,
         facts=tuple(facts),
         exclusions=tuple(exclusions),
         rules=tuple(rules),
@@ -107,6 +109,20 @@ def compile_ruleset(
         or any(w.provisional for w in ctx.model.windows.values()),
         applies_to_at=ctx.loc((*path, "applies_to")),
     )
+
+
+def _period(ctx: CompileContext, rs: Ruleset, path: PathKey, windows: list[str]) -> str | None:
+    """The window a result's period is: the one named, or the first the facts read."""
+    if rs.period is None:
+        return windows[0] if windows else None
+    if rs.period not in windows:
+        known = ", ".join(windows) or "none"
+        ctx.error(
+            (*path, "period"),
+            f"period must name a window this ruleset's facts read ({known}), not {rs.period!r}",
+        )
+        return None
+    return rs.period
 
 
 def _applies_to(ctx: CompileContext, rid: str, rs: Ruleset, path: PathKey) -> Expr | None:

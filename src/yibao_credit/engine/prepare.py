@@ -6,14 +6,16 @@ events. Nothing is dropped silently: subjects no ruleset grades, events dated af
 
 from __future__ import annotations
 
+import calendar
 import datetime as dt
 from collections import Counter, defaultdict
-from collections.abc import Mapping, Set
+from collections.abc import Mapping, Sequence, Set
 from dataclasses import dataclass, field, replace
 
 from yibao_credit.bulk import paused_gc
 from yibao_credit.compile.plan import CompiledRuleset, Plan
 from yibao_credit.engine.context import EVENT_ORDER, RunContext, resolve
+from yibao_credit.engine.history import MAX_CYCLES, cycle_as_of
 from yibao_credit.engine.program import PythonProgram, program_for
 from yibao_credit.engine.validity import SetAside, set_aside
 from yibao_credit.errors import Location, Problem, RecordError
@@ -84,11 +86,13 @@ def _prepare(
     check_subject_attributes(records, plan.subject_attributes)
     context = replace(resolve(plan, as_of), history=history, procedures=procedures, on=on)
     warnings: list[Problem] = []
-    check_history(plan, history, warnings)
+    check_history(plan, history, as_of, warnings)
     if procedures is not None:
         check_procedures({s.id for s in records.subjects}, procedures)
+    warn_empty(records.files, len(records.subjects), len(records.events), warnings)
     warn_not_in_force(plan, as_of, warnings)
     assigned = _assign_rulesets(program, records, warnings)
+    warn_unfinished(plan, context, {rs.id for _, rs in assigned}, warnings)
     _check_required(records, assigned)
     grouped_subjects = _assign_groups(assigned, context, warnings, records, program)
     grouped, late = _group(records.events, as_of)
@@ -109,9 +113,11 @@ def _prepare(
     return Prepared(context, records, grouped_subjects, grouped, warnings, aside, program)
 
 
-def check_history(plan: Plan, history: HistoryRecords | None, warnings: list[Problem]) -> None:
+def check_history(
+    plan: Plan, history: HistoryRecords | None, as_of: dt.date, warnings: list[Problem]
+) -> None:
     """Without earlier results every cycle is missing (said once); with them, every grade
-    they hold must be one of the pack's."""
+    they hold must be one of the pack's, and a result dated on no cycle's end is said."""
     if history is None:
         if any(rs.history for rs in plan.rulesets.values()):
             warnings.append(
@@ -138,6 +144,43 @@ def check_history(plan: Plan, history: HistoryRecords | None, warnings: list[Pro
                 Location(history.file, history.lines.get(key), None, "grade"),
             )
         )
+    _warn_off_cycle(plan, history, as_of, warnings)
+
+
+def _warn_off_cycle(
+    plan: Plan, history: HistoryRecords, as_of: dt.date, warnings: list[Problem]
+) -> None:
+    """An earlier result is read only as of a cycle's end: as_of stepped back whole cycles
+    (``engine.history.cycle_as_of``; 29 February standing for a 28 February). A result dated
+    a day off (2023-12-30 for a 2023-12-31 cycle) is never read, and the cycle it was meant
+    for counts as missing: said, not left to change a streak without a word."""
+    cycles = {rs.history_cycle for rs in plan.rulesets.values() if rs.history and rs.history_cycle}
+    if not cycles or not history.results:
+        return
+    ends: set[dt.date] = set()
+    for cycle in cycles:
+        for back in range(1, MAX_CYCLES + 1):
+            day = cycle_as_of(as_of, cycle, back)
+            ends.add(day)
+            if (day.month, day.day) == (2, 28) and calendar.isleap(day.year):
+                ends.add(day.replace(day=29))
+    off = sorted(
+        (history.lines.get(key, 0), key) for key in history.results if key[1] not in ends
+    )
+    if not off:
+        return
+    line, (sid, day) = off[0]
+    nearest = min(ends, key=lambda e: (abs((e - day).days), e))
+    shown = ", ".join(e.isoformat() for e in sorted(ends, reverse=True)[:3])
+    warnings.append(
+        Problem(
+            "eval.history-off-cycle",
+            f"{len(off)} earlier result(s) are dated on no cycle's end and are not read (cycles "
+            f"of this run end on {shown}, …); first: subject {sid!r} as of {day.isoformat()}, "
+            f"{abs((nearest - day).days)} day(s) from the cycle ending {nearest.isoformat()}",
+            Location(history.file, line or None, None, "as_of"),
+        )
+    )
 
 
 def check_procedures(known: Set[str], procedures: ProcedureRecords) -> None:
@@ -152,6 +195,88 @@ def check_procedures(known: Set[str], procedures: ProcedureRecords) -> None:
                     procedures.where(record, "subject_id"),
                 )
             )
+
+
+LISTED = 20
+"""How many ids a warning about many subjects lists by name."""
+
+
+def id_list(ids: Sequence[str], limit: int = LISTED) -> str:
+    """Ids for a message: the first ``limit`` quoted, then how many more."""
+    shown = ", ".join(repr(i) for i in ids[:limit])
+    return shown if len(ids) <= limit else f"{shown} and {len(ids) - limit} more"
+
+
+def out_of_scope_problem(
+    subjects: Sequence[tuple[str, str, str | None]], where: Location
+) -> Problem:
+    """The warning for subjects (id, type, category; in id order) no ruleset grades: each is
+    named, since a typo in ``type`` or ``category`` is the usual cause."""
+    kinds = Counter(f"{t}/{c}" for _, t, c in subjects)
+    return Problem(
+        "eval.out-of-scope",
+        f"{len(subjects)} subject(s) are graded by no ruleset of this pack and have "
+        f"no result ({', '.join(f'{k}: {n}' for k, n in sorted(kinds.items()))}): "
+        f"{id_list([i for i, _, _ in subjects])}",
+        where,
+    )
+
+
+def warn_empty(
+    files: Mapping[str, str], subjects: int, events: int, warnings: list[Problem]
+) -> None:
+    """An empty subjects file, or an events file given but holding no events, is most often a
+    failed export: said, rather than every subject graded as having no adverse event."""
+    if subjects == 0:
+        warnings.append(
+            Problem(
+                "record.subject.empty",
+                "no subjects: there is nothing to evaluate",
+                Location(files.get("subject")),
+            )
+        )
+    event_file = files.get("event")
+    if events == 0 and event_file is not None and not event_file.startswith("<"):
+        warnings.append(
+            Problem(
+                "record.event.empty",
+                "the events file holds no events: every subject is evaluated as having none",
+                Location(event_file),
+            )
+        )
+
+
+def warn_unfinished(
+    plan: Plan, context: RunContext, used: Set[str], warnings: list[Problem]
+) -> None:
+    """A result published after its year is run as of a day of the next one; a calendar-year
+    period that has not ended on as_of is most often that year evaluated by mistake for part
+    of the next. Said once per window, for the rulesets that grade some subject; a window
+    marked ``cycle: completed`` or ``cycle: to_date`` says which is meant, and is not warned."""
+    seen: set[str] = set()
+    for rs in plan.rulesets.values():
+        name = rs.period
+        if rs.id not in used or name is None or name in seen:
+            continue
+        seen.add(name)
+        window = plan.windows[name]
+        bounds = context.bounds[name]
+        year_end = dt.date(bounds.end.year, 12, 31)
+        if window.type != "calendar_year" or window.cycle is not None or bounds.end >= year_end:
+            continue
+        start = bounds.start.isoformat() if bounds.start else "…"
+        warnings.append(
+            Problem(
+                "eval.unfinished-period",
+                f"as_of {context.as_of.isoformat()} falls inside the year "
+                f"{start} .. {year_end.isoformat()} of window {name!r} (the period of ruleset "
+                f"{rs.id!r}), which has not ended: results evaluate {start} .. "
+                f"{bounds.end.isoformat()} only. To evaluate {bounds.end.year - 1}, run as of "
+                f"{bounds.end.year - 1}-12-31 or give the window 'cycle: completed'; "
+                "'cycle: to_date' says the running year is meant",
+                Location(plan.file, None, None, f"windows.{name}"),
+            )
+        )
 
 
 def warn_not_in_force(plan: Plan, as_of: dt.date, warnings: list[Problem]) -> None:
@@ -189,15 +314,10 @@ def _assign_rulesets(
         else:
             assigned.append((subject, rs))
     if out_of_scope:
-        kinds = Counter(f"{s.type}/{s.category}" for s in out_of_scope)
-        first = out_of_scope[0]
         warnings.append(
-            Problem(
-                "eval.out-of-scope",
-                f"{len(out_of_scope)} subject(s) are graded by no ruleset of this pack and have "
-                f"no result ({', '.join(f'{k}: {n}' for k, n in sorted(kinds.items()))}); "
-                f"first: {first.id!r}",
-                records.where("subject", first.id),
+            out_of_scope_problem(
+                [(x.id, x.type, x.category) for x in out_of_scope],
+                records.where("subject", out_of_scope[0].id),
             )
         )
     return assigned

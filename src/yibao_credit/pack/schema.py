@@ -151,6 +151,11 @@ class Window(Provenance):
     """calendar_year: 0 is the year of as_of, -1 the year before it (never a future year)."""
     field: Identifier | None = None
     """since: the subject's date field the window starts on (inclusive)."""
+    cycle: Literal["completed", "to_date"] | None = None
+    """calendar_year: ``completed`` evaluates the last year that has ended on as_of (a result
+    published after its year, as of any day of the next); ``to_date`` reads the running year
+    up to as_of on purpose (points that accumulate). Unset, a ruleset whose period the window
+    is warns when as_of falls before its year's end."""
 
     @model_validator(mode="after")
     def _shape(self) -> Window:
@@ -163,6 +168,8 @@ class Window(Provenance):
             raise ValueError("'field' only applies to a since window")
         if self.type != "calendar_year" and self.offset:
             raise ValueError("'offset' only applies to a calendar_year window")
+        if self.type != "calendar_year" and self.cycle is not None:
+            raise ValueError("'cycle' only applies to a calendar_year window")
         return self
 
 
@@ -437,6 +444,9 @@ class Ruleset(Strict):
     applies_to: AppliesTo
     required: list[Identifier] = []
     """Subject fields this ruleset cannot do without; a subject lacking one is an input error."""
+    period: Identifier | None = None
+    """The window whose bounds are the period a result evaluates (each result says it);
+    unset, the first window the ruleset's facts read."""
     facts: dict[Identifier, Fact] = {}
     exclusions: list[Exclusion] = []
     grading: Annotated[CriteriaGrading | ScoreGrading, Field(discriminator="type")]

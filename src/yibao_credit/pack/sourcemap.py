@@ -199,6 +199,49 @@ def _bad_scalar(loader: _Loader, root: yaml.Node, file: str, exc: ValueError) ->
     return Problem("pack.yaml.value", f"a value cannot be read: {exc}", Location(file))
 
 
+def _indent(lines: list[str], index: int) -> int:
+    line = lines[index] if index < len(lines) else ""
+    return len(line) - len(line.lstrip(" "))
+
+
+def _syntax_problem(exc: yaml.MarkedYAMLError, text: str, file: str) -> Problem:
+    """PyYAML's error, located where the mistake is to be fixed.
+
+    PyYAML reports where it gave up (``problem_mark``) and the construct it was inside
+    (``context_mark``). For a construct that was never closed — an ``[``, ``{`` or quote
+    still open at the end of the file, or a flow collection that ran on into the following
+    lines of the block (the parser stops at a line indented no deeper than the one that
+    opened it) — the place to fix is where it opened: the problem is located there, and the
+    place the parser gave up is given in the message."""
+    mark, opened = exc.problem_mark, exc.context_mark
+    what = exc.problem or "invalid YAML"
+    if exc.context:
+        what = f"{exc.context}: {what}"
+    if mark is None:
+        mark = opened
+    elif opened is not None and (opened.line, opened.column) < (mark.line, mark.column):
+        lines = text.splitlines()
+        at_end = not text[mark.index :].strip()
+        context = exc.context or ""
+        ran_on = (
+            "flow" in context
+            and opened.line < mark.line
+            and _indent(lines, mark.line) <= _indent(lines, opened.line)
+        )
+        if at_end or ran_on:
+            construct = context.removeprefix("while parsing ").removeprefix("while scanning ")
+            where = f"{mark.line + 1}:{mark.column + 1}"
+            stopped = f"the end of the file, {where}" if at_end else where
+            what = (
+                f"{construct or 'a construct'} opened here is not closed: "
+                f"{exc.problem or 'invalid YAML'} (at {stopped})"
+            )
+            mark = opened
+    line = mark.line + 1 if mark else None
+    col = mark.column + 1 if mark else None
+    return Problem("pack.yaml.syntax", f"YAML syntax error: {what}", Location(file, line, col))
+
+
 def parse_yaml(text: str, file: str) -> YamlDocument:
     """Parse one YAML document; syntax errors and duplicate keys become located problems."""
     loader = _Loader(text)
@@ -211,15 +254,7 @@ def parse_yaml(text: str, file: str) -> YamlDocument:
         except ValueError as exc:  # an impossible date such as 2024-02-30
             raise PackError(_bad_scalar(loader, node, file, exc)) from None
     except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark else None
-        col = mark.column + 1 if mark else None
-        what = exc.problem or "invalid YAML"
-        if exc.context:
-            what = f"{exc.context}: {what}"
-        raise PackError(
-            Problem("pack.yaml.syntax", f"YAML syntax error: {what}", Location(file, line, col))
-        ) from exc
+        raise PackError(_syntax_problem(exc, text, file)) from exc
     finally:
         loader.dispose()
     doc = YamlDocument(file, _stringify_keys(data), {}, {})

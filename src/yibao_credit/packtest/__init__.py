@@ -7,7 +7,9 @@ May import every stage up to ``policy``.
 from yibao_credit.packtest.cases import (
     CaseOutcome,
     LoadedTests,
+    check_tests,
     default_tests_path,
+    is_tests_file,
     read_tests,
     run_case,
     run_tests,
@@ -16,7 +18,9 @@ from yibao_credit.packtest.cases import (
 __all__ = [
     "CaseOutcome",
     "LoadedTests",
+    "check_tests",
     "default_tests_path",
+    "is_tests_file",
     "read_tests",
     "run_case",
     "run_tests",

@@ -13,9 +13,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import yaml
 from pydantic import ConfigDict, Field, ValidationError
 
 from yibao_credit.errors import Location, PackError, Problem, YibaoError
+from yibao_credit.pack.bundled import bundled_ids, is_pack_id
 from yibao_credit.pack.load import schema_problems
 from yibao_credit.pack.schema import Strict
 from yibao_credit.pack.sourcemap import YamlDocument, read_yaml
@@ -25,6 +27,7 @@ from yibao_credit.render.results import result_to_dict
 from yibao_credit.render.trace import jsonable
 
 _UNSET = object()
+_YamlLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 class Expected(Strict):
@@ -104,6 +107,8 @@ def read_tests(path: str | Path) -> LoadedTests:
     p = Path(path)
     if model.pack is not None:
         pack_path = (p.parent / model.pack).resolve()
+        if not pack_path.exists() and is_pack_id(model.pack) and model.pack in bundled_ids():
+            pack_path = bundled_ids()[model.pack]  # a bundled pack, by id
     else:
         pack_path = p.with_name(p.name.removesuffix(".tests.yaml") + ".yaml")
     if not pack_path.exists():
@@ -115,6 +120,40 @@ def read_tests(path: str | Path) -> LoadedTests:
             )
         )
     return LoadedTests(str(p), doc, model, pack_path)
+
+
+def is_tests_file(path: str | Path) -> bool:
+    """Whether a file is a tests file rather than a pack: its name ends ``.tests.yaml``, or
+    its top level has ``cases`` (and no ``rulesets``). A file that cannot be read or parsed is
+    not one (loading it as a pack reports why)."""
+    p = Path(path)
+    if p.name.endswith(".tests.yaml"):
+        return True
+    if p.is_dir():
+        return False
+    try:
+        data = yaml.load(p.read_text(encoding="utf-8-sig"), Loader=_YamlLoader)
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return False
+    return isinstance(data, dict) and "cases" in data and "rulesets" not in data
+
+
+def check_tests(path: str | Path) -> tuple[LoadedTests, Policy]:
+    """Validate a tests file without running its cases: its shape (unknown keys, missing
+    ones), its pack (which must load), and each case's subjects and events (which must fit
+    the data contract). Raises PackError with every problem located (``record.*`` codes for
+    the records)."""
+    tests = read_tests(path)
+    policy = load_policy(tests.pack_path)
+    problems = []
+    for index, case in enumerate(tests.model.cases):
+        try:
+            records_from_python(case.subjects, case.events, source=f"{tests.file}:cases[{index}]")
+        except YibaoError as exc:
+            problems.extend(exc.problems)
+    if problems:
+        raise PackError(problems)
+    return tests, policy
 
 
 def run_case(policy: Policy, tests: LoadedTests, index: int, engine: str = "python") -> CaseOutcome:

@@ -5,6 +5,7 @@ each problem located at the file, line and field."""
 from __future__ import annotations
 
 import datetime as dt
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -17,35 +18,86 @@ from yibao_credit.records.contract import (
     AttributeSpec,
     Event,
     EventKind,
+    Finite,
     Records,
 )
 
 
-def check_references(records: Records) -> None:
-    """Events must name a known subject; a chain store must name a known headquarters."""
-    problems: list[Problem] = []
-    ids = {s.id for s in records.subjects}
+def _chain_cycles(records: Records) -> dict[str, list[str]]:
+    """Subjects whose ``chain_id`` links lead back to themselves, each cycle once: its first
+    subject in the file → the cycle from it (``[A, B, A]``). A subject naming itself is
+    ``self-chain``, not a cycle here."""
+    head = {s.id: s.chain_id for s in records.subjects if s.chain_id is not None}
+    order = {s.id: i for i, s in enumerate(records.subjects)}
+    done: set[str] = set()
+    cycles: dict[str, list[str]] = {}
     for s in records.subjects:
-        if s.chain_id is not None and s.chain_id not in ids:
+        path: list[str] = []
+        on_path: dict[str, int] = {}
+        node: str | None = s.id
+        while node is not None and node not in done and node not in on_path:
+            on_path[node] = len(path)
+            path.append(node)
+            node = head.get(node)
+        if node is not None and node in on_path:
+            cycle = path[on_path[node] :]
+            if len(cycle) > 1:
+                first = min(cycle, key=order.__getitem__)
+                at = cycle.index(first)
+                cycles[first] = [*cycle[at:], *cycle[:at], first]
+        done.update(path)
+    return cycles
+
+
+def check_references(records: Records) -> None:
+    """Events must name a known subject; a chain store must name a known headquarters, which
+    is not itself a chain store (chains do not nest, so ``chain_id`` links never loop)."""
+    problems: list[Problem] = []
+    by_id = {s.id: s for s in records.subjects}
+    cycles = _chain_cycles(records) if any(s.chain_id for s in records.subjects) else {}
+    in_cycle = {member for cycle in cycles.values() for member in cycle}
+    for s in records.subjects:
+        if s.chain_id is None:
+            continue
+        where = records.where("subject", s.id, "chain_id")
+        head = by_id.get(s.chain_id)
+        if head is None:
             problems.append(
                 Problem(
                     "record.subject.unknown-chain",
                     f"chain_id {s.chain_id!r} names no subject in the subjects file",
-                    records.where("subject", s.id, "chain_id"),
+                    where,
                 )
             )
-        if s.chain_id == s.id:
+        elif head is s:
             problems.append(
                 Problem(
                     "record.subject.self-chain",
                     "a subject cannot be its own chain headquarters",
-                    records.where("subject", s.id, "chain_id"),
+                    where,
+                )
+            )
+        elif s.id in cycles:
+            problems.append(
+                Problem(
+                    "record.subject.chain-cycle",
+                    "chain_id links go round in a cycle: " + " → ".join(cycles[s.id]),
+                    where,
+                )
+            )
+        elif head.chain_id is not None and s.id not in in_cycle:
+            problems.append(
+                Problem(
+                    "record.subject.chain-head",
+                    f"chain_id {s.chain_id!r} names a chain store (its own chain_id is "
+                    f"{head.chain_id!r}), not a headquarters: chains do not nest",
+                    where,
                 )
             )
     for e in records.events:
         if len(problems) >= MAX_PROBLEMS:
             break
-        if e.subject_id not in ids:
+        if e.subject_id not in by_id:
             problems.append(
                 Problem(
                     "record.event.unknown-subject",
@@ -60,7 +112,7 @@ def check_references(records: Records) -> None:
 _ADAPTERS: dict[str, TypeAdapter[Any]] = {
     "str": TypeAdapter(str),
     "int": TypeAdapter(int),
-    "number": TypeAdapter(float),
+    "number": TypeAdapter(Finite),
     "bool": TypeAdapter(bool),
     "date": TypeAdapter(dt.date),
 }
@@ -79,9 +131,12 @@ _MISSING = object()
 
 
 def _typed(value: Any, kind: str) -> bool:
-    """Whether a value already has an attribute type (a bool is not a number here)."""
+    """Whether a value already has an attribute type (a bool is not a number here, nor is
+    NaN or an infinity)."""
     if isinstance(value, bool):
         return kind == "bool"
+    if kind == "number" and isinstance(value, float):
+        return math.isfinite(value)
     return isinstance(value, _PY_TYPES[kind])
 
 
@@ -99,11 +154,14 @@ def _typed_value(
     converted = value
     if not _typed(value, spec.type):
         try:
+            if isinstance(value, bool) and spec.type in ("int", "number"):
+                raise ValueError("true/false is not a number")
             converted = _ADAPTERS[spec.type].validate_python(value)
-        except ValidationError:
+        except (ValidationError, ValueError):
+            expected = "a finite number" if spec.type == "number" else spec.type
             return _MISSING, Problem(
                 f"record.{what}.attribute-type",
-                f"{name!r} must be {spec.type} for {owner}, got {value!r}",
+                f"{name!r} must be {expected} for {owner}, got {value!r}",
                 where,
             )
     if spec.choices is not None and converted not in spec.choices:

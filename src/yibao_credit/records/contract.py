@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Protocol
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from yibao_credit.errors import Location
 
@@ -39,21 +39,33 @@ def _iso_date(value: Any) -> Any:
 
 IsoDate = Annotated[dt.date, BeforeValidator(_iso_date)]
 
+RecordId = Annotated[str, Field(min_length=1)]
+"""An id (of a record, or naming one): text, never empty."""
+
+Count = Annotated[int, Field(ge=0)]
+"""A whole number ≥ 0 (beds)."""
+
+Finite = Annotated[float, Field(allow_inf_nan=False)]
+"""A number that is finite: no NaN, no infinity (JSON ``NaN``, ``Infinity``, ``1e999``)."""
+
 
 class Subject(BaseModel):
-    """Who is graded: an institution, a practitioner or an insured person."""
+    """Who is graded: an institution, a practitioner or an insured person.
+
+    The types are the data contract's. A JSON line is read strictly (``beds`` a JSON integer,
+    ``inpatient`` ``true``/``false``, text a JSON string); a CSV cell is text, converted."""
 
     model_config = ConfigDict(extra="allow")
 
-    id: str
+    id: RecordId
     type: str
     category: str | None = None
     name: str | None = None
     region: str | None = None
     level: str | None = None
-    beds: int | None = None
+    beds: Count | None = None
     inpatient: bool | None = None
-    chain_id: str | None = None
+    chain_id: RecordId | None = None
     designated_on: IsoDate | None = None
 
     def attr(self, name: str) -> Any:
@@ -65,23 +77,24 @@ class Subject(BaseModel):
 
 
 class Event(BaseModel):
-    """One established fact about a subject on the date it was established."""
+    """One established fact about a subject on the date it was established (typed as
+    ``Subject`` is: strictly from JSON, converted from CSV text)."""
 
     model_config = ConfigDict(extra="allow")
 
-    id: str
-    subject_id: str
+    id: RecordId
+    subject_id: RecordId
     kind: str
     date: IsoDate
     verified: bool | None = None
     severity: str | None = None
-    amount: float | None = None
+    amount: Finite | None = None
     nonperformance: bool | None = None
     reason: str | None = None
-    points: float | None = None
-    repairs: str | None = None
+    points: Finite | None = None
+    repairs: RecordId | None = None
     indicator: str | None = None
-    value: float | None = None
+    value: Finite | None = None
     period: str | None = None
 
     def attr(self, name: str) -> Any:

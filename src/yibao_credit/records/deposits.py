@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from yibao_credit.errors import Location, Problem, RecordError
 from yibao_credit.records.contract import MAX_PROBLEMS
-from yibao_credit.records.readers import read_rows
+from yibao_credit.records.readers import UTF8, read_rows
 
 
 class DepositRecord(BaseModel):
@@ -48,9 +48,10 @@ class Deposits:
     file: str
 
 
-def read_deposits(path: str | Path) -> Deposits:
-    """Deposits file (.jsonl or .csv): ``subject_id``, ``deposit`` (integer fen, ≥ 0)."""
-    rows, lines, problems = read_rows(Path(path), _Keyed, "deposit")
+def read_deposits(path: str | Path, *, encoding: str = UTF8) -> Deposits:
+    """Deposits file (.jsonl or .csv): ``subject_id``, ``deposit`` (integer fen, ≥ 0).
+    ``encoding``: the file's text encoding (UTF-8 by default, as for ``read_subjects``)."""
+    rows, lines, problems = read_rows(Path(path), _Keyed, "deposit", encoding=encoding)
     if problems:
         raise RecordError(problems[:MAX_PROBLEMS])
     return Deposits(

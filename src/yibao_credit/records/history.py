@@ -3,7 +3,6 @@ CSV: ``subject_id``, ``status``, ``grade``, ``as_of`` and the policy id), checke
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import json
 from collections.abc import Iterable, Mapping
@@ -15,7 +14,16 @@ from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 
 from yibao_credit.errors import Location, Problem, RecordError
 from yibao_credit.records.contract import MAX_PROBLEMS, IsoDate
-from yibao_credit.records.readers import record_file
+from yibao_credit.records.readers import (
+    UTF8,
+    StopReading,
+    csv_field_limit,
+    csv_rows,
+    decoding_problem,
+    duplicate_key,
+    duplicate_key_problem,
+    record_file,
+)
 
 
 class PastResult(BaseModel):
@@ -62,6 +70,18 @@ def _row(raw: dict[str, Any]) -> dict[str, Any]:
     return {k: (None if v == "" else v) for k, v in raw.items()}
 
 
+class _Repeated(Exception):
+    """A JSON object names a key twice."""
+
+
+def _once(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object as a dict, each key once (the last value would silently win)."""
+    out = dict(pairs)
+    if len(out) != len(pairs):
+        raise _Repeated
+    return out
+
+
 class _Collector:
     """Adds rows to HistoryRecords with the same checks whatever the source."""
 
@@ -74,7 +94,17 @@ class _Collector:
     def add(self, line: int, raw: Any) -> None:
         loc = Location(self.out.file, line)
         try:
-            data = json.loads(raw) if isinstance(raw, str) else raw
+            if isinstance(raw, str):
+                try:
+                    data = json.loads(raw, object_pairs_hook=_once)
+                except _Repeated:
+                    repeated = duplicate_key(raw) or "?"
+                    self.problems.append(
+                        duplicate_key_problem(repeated, loc.file or "", line, "record.history")
+                    )
+                    return
+            else:
+                data = raw
             if not isinstance(data, dict):
                 raise ValueError("each line must be a JSON object")
             record = PastResult.model_validate(_row(data))
@@ -129,22 +159,33 @@ class _Collector:
 
 
 def read_history(
-    path: str | Path, policy_id: str | None = None, grades: Iterable[str] | None = None
+    path: str | Path,
+    policy_id: str | None = None,
+    grades: Iterable[str] | None = None,
+    *,
+    encoding: str = UTF8,
 ) -> HistoryRecords:
     """Read a file of earlier results (.jsonl or .csv, as evaluate writes them); results of
-    another pack, unknown grades, duplicates and malformed rows are errors with their line."""
+    another pack, unknown grades, duplicates and malformed rows are errors with their line.
+    ``encoding``: the file's text encoding (UTF-8 by default, as for ``read_subjects``)."""
     p = Path(path)
     collect = _Collector(str(p), policy_id, frozenset(grades) if grades is not None else None)
-    with record_file(p, "record.history.file") as (suffix, handle):
-        if suffix == ".csv":
-            reader = csv.DictReader(handle)
-            rows: Iterable[tuple[int, Any]] = ((reader.line_num, row) for row in reader)
-        else:
-            rows = ((i + 1, line) for i, line in enumerate(handle) if line.strip())
-        for line, raw in rows:
-            if len(collect.problems) >= MAX_PROBLEMS:
-                break
-            collect.add(line, raw)
+    with record_file(p, "record.history.file", encoding) as (suffix, handle), csv_field_limit():
+        try:
+            if suffix == ".csv":
+                rows: Iterable[tuple[int, Any]] = csv_rows(
+                    handle, str(p), "record.history", empty_ok=True
+                )
+            else:
+                rows = ((i + 1, line) for i, line in enumerate(handle) if line.strip())
+            for line, raw in rows:
+                if len(collect.problems) >= MAX_PROBLEMS:
+                    break
+                collect.add(line, raw)
+        except StopReading as stop:
+            collect.problems.append(stop.problem)
+        except UnicodeDecodeError:  # the file as a whole, as for the other records files
+            collect.problems[:] = [decoding_problem(p, encoding)]
     return collect.done()
 
 

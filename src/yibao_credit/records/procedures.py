@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 
 from yibao_credit.errors import Location, Problem, RecordError
 from yibao_credit.records.contract import MAX_PROBLEMS, IsoDate
-from yibao_credit.records.readers import read_rows, validation_problems
+from yibao_credit.records.readers import UTF8, read_rows, validation_problems
 
 STEPS = ("notification", "objection", "decision")
 
@@ -95,9 +95,10 @@ def _index(rows: list[ProcedureRecord], lines: Mapping[str, int], file: str) -> 
     return out
 
 
-def read_procedures(path: str | Path) -> ProcedureRecords:
-    """Read procedure records (.jsonl or .csv); errors name the file, line and field."""
-    rows, lines, problems = read_rows(Path(path), ProcedureRecord, "procedure")
+def read_procedures(path: str | Path, *, encoding: str = UTF8) -> ProcedureRecords:
+    """Read procedure records (.jsonl or .csv); errors name the file, line and field.
+    ``encoding``: the file's text encoding (UTF-8 by default, as for ``read_subjects``)."""
+    rows, lines, problems = read_rows(Path(path), ProcedureRecord, "procedure", encoding=encoding)
     if problems:
         raise RecordError(problems[:MAX_PROBLEMS])
     return _index(rows, {rid: line for (_, rid), line in lines.items()}, str(path))

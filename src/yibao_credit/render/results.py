@@ -15,6 +15,7 @@ from collections.abc import Callable, Collection, Iterable, Sequence
 from operator import itemgetter
 from typing import Any, TextIO
 
+from yibao_credit.arguments import LANGS, choice_argument
 from yibao_credit.bulk import paused_gc
 from yibao_credit.compile.plan import StepSpec
 from yibao_credit.engine.results import Result, Run
@@ -25,10 +26,38 @@ from yibao_credit.render.trace import (
     iter_steps,
     jsonable,
     measures_of,
+    period_of,
     provisional_count,
 )
 
 FORMATS = ("jsonl", "csv", "table")
+
+TABLE_WORDS = {
+    "zh": {
+        "subject_id": "评测对象",
+        "name": "名称",
+        "status": "状态",
+        "grade": "等级",
+        "score": "得分",
+        "exclusion": "排除情形",
+        "decided_by": "决定步骤",
+        "graded": "已评定",
+        "excluded": "不参与评测",
+    },
+    "en": {
+        "subject_id": "subject_id",
+        "name": "name",
+        "status": "status",
+        "grade": "grade",
+        "score": "score",
+        "exclusion": "exclusion",
+        "decided_by": "decided by",
+        "graded": "graded",
+        "excluded": "excluded",
+    },
+}
+"""The table format is for people: its headers and statuses in the language asked for. CSV
+keeps the contract's column names, as JSON keeps its keys: ``--history`` reads them back."""
 
 
 CSV_COLUMNS = [
@@ -45,11 +74,15 @@ CSV_COLUMNS = [
     "policy_version",
     "policy_sha256",
     "as_of",
+    "period_from",
+    "period_to",
 ]
 
 
 def result_to_dict(result: Result, lang: str = "zh", trace: str = "full") -> dict[str, Any]:
     """One result as the contract's JSON object."""
+    choice_argument("lang", lang, LANGS)
+    choice_argument("trace", trace, DETAILS)
     policy = result.context.plan
     out: dict[str, Any] = {
         "subject_id": result.subject.id,
@@ -59,6 +92,7 @@ def result_to_dict(result: Result, lang: str = "zh", trace: str = "full") -> dic
         "exclusion": result.exclusion,
         "policy": {"id": policy.id, "version": policy.version, "sha256": policy.sha256},
         "as_of": result.context.as_of.isoformat(),
+        "period": period_of(result),
         "ruleset": result.ruleset.id,
         "group": result.group,
         "measures": measures_of(result, lang),
@@ -126,6 +160,7 @@ class JsonlWriter:
         self._measures: dict[tuple[int, ...], str] = {}
         self._templates: dict[tuple[Any, ...], tuple[list[str | None], frozenset[StepSpec]]] = {}
         self._policies: dict[int, str] = {}
+        self._periods: dict[tuple[int, int], str] = {}
         self._contexts: list[Any] = []  # kept alive: their ids key the caches
         self._fixed_names: dict[int, tuple[frozenset[str], frozenset[StepSpec]]] = {}
         self._getters: dict[int, tuple[Callable[[Any], Any], tuple[int, ...]]] = {}
@@ -272,6 +307,10 @@ class JsonlWriter:
                 + context.as_of.isoformat()
                 + '"'
             )
+        pkey = (id(context), id(rs))
+        period = self._periods.get(pkey)
+        if period is None:
+            period = self._periods[pkey] = ',"period":' + dumps(period_of(result))
         mkey = tuple([id(m) for m in result.measures])  # ids repeat across rulesets
         measures = self._measures.get(mkey)
         if measures is None:
@@ -288,6 +327,7 @@ class JsonlWriter:
             ',"exclusion":',
             _value_json(result.exclusion),
             policy,
+            period,
             ',"ruleset":',
             _encode_str(rs.id),
             ',"group":',
@@ -350,6 +390,8 @@ def write_csv(
                 policy["version"],
                 policy["sha256"],
                 d["as_of"],
+                (d["period"] or {}).get("from") or "",
+                (d["period"] or {}).get("to") or "",
             ]
         )
 
@@ -360,15 +402,16 @@ def write_table(
     """Aligned columns for reading in a terminal."""
     results = list(results)
     scored = any(r.score is not None for r in results)
+    words = TABLE_WORDS[lang]
     rows = [
         [
-            "subject_id",
-            "name",
-            "status",
-            "grade",
-            *(["score"] if scored else []),
-            "exclusion",
-            "decided by",
+            words["subject_id"],
+            words["name"],
+            words["status"],
+            words["grade"],
+            *([words["score"]] if scored else []),
+            words["exclusion"],
+            words["decided_by"],
         ]
     ]
     for r in results:
@@ -379,7 +422,7 @@ def write_table(
             [
                 d["subject_id"],
                 r.subject.name or "",
-                d["status"],
+                words.get(d["status"], d["status"]),
                 d["grade"] or "",
                 *score,
                 d["exclusion"] or "",
@@ -393,6 +436,7 @@ def write_aligned(rows: Sequence[Sequence[str]], out: TextIO, right: Collection[
     """Rows of cells as columns two spaces apart, padded by display width (a CJK character
     takes two columns in a terminal); the columns whose numbers are in ``right`` (numbers)
     are aligned right, the others left."""
+    rows = [[_cut(c) for c in row] for row in rows]
     widths = [max(_width(row[i]) for row in rows) for i in range(len(rows[0]))]
     for row in rows:
         cells = [
@@ -400,6 +444,22 @@ def write_aligned(rows: Sequence[Sequence[str]], out: TextIO, right: Collection[
             for i, c in enumerate(row)
         ]
         out.write("  ".join(cells).rstrip() + "\n")
+
+
+CELL_WIDTH = 60
+"""The widest cell a table shows, in terminal columns: a ten-megabyte name in a record
+would otherwise make every line of the table that wide. JSON Lines and CSV are never cut."""
+
+
+def _cut(text: str, limit: int = CELL_WIDTH) -> str:
+    if len(text) <= limit // 2 or _width(text) <= limit:
+        return text
+    used = 0
+    for i, ch in enumerate(text):
+        used += _width(ch)
+        if used > limit - 1:
+            return text[:i] + "…"
+    return text
 
 
 def _width(text: str) -> int:
@@ -420,6 +480,7 @@ def write_results(
         raise ValueError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
     if trace not in DETAILS:
         raise ValueError(f"unknown trace detail {trace!r}; choose one of {', '.join(DETAILS)}")
+    choice_argument("lang", lang, LANGS)
     writers[fmt](iter(run), out, lang, trace)
 
 

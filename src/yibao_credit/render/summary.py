@@ -8,6 +8,7 @@ import io
 from collections import Counter, defaultdict
 from typing import Any
 
+from yibao_credit.arguments import LANGS, choice_argument
 from yibao_credit.engine.results import Run
 from yibao_credit.render.results import write_aligned
 
@@ -18,6 +19,7 @@ def _label(status: str, grade: str | None, exclusion: str | None) -> str:
 
 def summarize(run: Run, lang: str = "zh") -> dict[str, Any]:
     """Counts over a run's results, every mapping sorted so the output is deterministic."""
+    choice_argument("lang", lang, LANGS)
     by_outcome: Counter[str] = Counter()
     by_region: dict[str, Counter[str]] = defaultdict(Counter)
     by_ruleset: dict[str, Counter[str]] = defaultdict(Counter)

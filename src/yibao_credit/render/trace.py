@@ -12,6 +12,7 @@ import weakref
 from collections.abc import Generator, Iterable, Iterator, Sequence
 from typing import Any
 
+from yibao_credit.arguments import LANGS, choice_argument
 from yibao_credit.compile.plan import CompiledFact, CompiledHistoryFact, CompiledRuleset, StepSpec
 from yibao_credit.engine.lifecycle import Lifecycle
 from yibao_credit.engine.results import Result
@@ -37,6 +38,7 @@ WORDS = {
         "default": "默认",
         "policy": "政策包",
         "as_of": "评测日",
+        "period": "评价期间",
         "rule": "规则",
         "matched": "成立的标准",
         "none": "无",
@@ -75,6 +77,7 @@ WORDS = {
         "default": "default",
         "policy": "policy",
         "as_of": "as of",
+        "period": "period",
         "rule": "rule",
         "matched": "criteria met",
         "none": "none",
@@ -179,6 +182,8 @@ DETAILS = ("full", "decisive", "none")
 
 def build_trace(result: Result, lang: str = "zh", detail: str = "full") -> list[dict[str, Any]]:
     """The steps of one result, in the order they were decided."""
+    choice_argument("lang", lang, LANGS)
+    choice_argument("detail", detail, DETAILS)
     return [step_dict(step, lang) for step in iter_steps(result, detail)]
 
 
@@ -720,6 +725,19 @@ def _inputs(result: Result, names: tuple[str, ...]) -> tuple[tuple[str, Any], ..
     return tuple((n, _name_value(result, n)) for n in names)
 
 
+def period_of(result: Result) -> dict[str, str | None] | None:
+    """The period a result evaluates: the bounds of its ruleset's period window on as_of
+    (a ``since`` window's start is each subject's own date, so it is not given here)."""
+    name = result.ruleset.period
+    if name is None:
+        return None
+    bounds = result.context.bounds[name]
+    return {
+        "from": bounds.start.isoformat() if bounds.start else None,
+        "to": bounds.end.isoformat(),
+    }
+
+
 def measures_of(result: Result, lang: str = "zh") -> list[dict[str, Any]]:
     if result.grade is None:
         return []
@@ -735,18 +753,32 @@ def measures_of(result: Result, lang: str = "zh") -> list[dict[str, Any]]:
     ]
 
 
+_LIST_SEP = {"zh": "、", "en": "; "}
+
+
 def _fmt(value: Any, lang: str) -> str:
+    """A value for people: words for yes and no, lists and mappings spelled out, never a
+    Python repr (``['one_violation']``, ``True``)."""
     if isinstance(value, bool):
         return str(WORDS[lang][value])
     if isinstance(value, dict) and set(value) == {"from", "to"}:
         return f"{value['from'] or '…'} .. {value['to']}"
     if value is None:
         return "—"
-    return str(jsonable(value))
+    value = jsonable(value)
+    if isinstance(value, list | tuple):
+        return _LIST_SEP[lang].join(_fmt(v, lang) for v in value) if value else WORDS[lang]["none"]
+    if isinstance(value, dict):
+        return _LIST_SEP[lang].join(f"{k}: {_fmt(v, lang)}" for k, v in value.items())
+    if isinstance(value, bool):
+        return str(WORDS[lang][value])
+    return str(value)
 
 
 def render_text(result: Result, lang: str = "zh", notes: bool = True, detail: str = "full") -> str:
     """A readable explanation of one result: each step, its inputs, evidence and clause."""
+    choice_argument("lang", lang, LANGS)
+    choice_argument("detail", detail, DETAILS)
     w = WORDS[lang]
     policy = result.context.plan
     s = result.subject
@@ -761,6 +793,9 @@ def render_text(result: Result, lang: str = "zh", notes: bool = True, detail: st
         f"{w['policy']}: {policy.id} {policy.version} (sha256 {policy.sha256[:12]}…)  "
         f"{w['as_of']}: {result.context.as_of.isoformat()}  [{result.ruleset.id}]",
     ]
+    period = period_of(result)
+    if period is not None:
+        lines[-1] += f"  {w['period']}: {_fmt(period, lang)}"
     raw = list(iter_steps(result, detail))
     steps = [step_dict(st, lang) for st in raw]
     for step in steps:
@@ -790,7 +825,7 @@ def render_text(result: Result, lang: str = "zh", notes: bool = True, detail: st
                 + " → ".join(f"{s['stage']} {_fmt(s['score'], lang)} {s['grade']}" for s in stages)
             )
             for change in step["inputs"].get("changes", []):
-                key = ", ".join(f"{k}={v}" for k, v in change["key"].items())
+                key = ", ".join(f"{k}={_fmt(v, lang)}" for k, v in change["key"].items())
                 values = " → ".join(f"{st} {_fmt(v, lang)}" for st, v in change["stages"].items())
                 lines.append(f"      {key}: {values}")
         if step["evidence"]:
@@ -803,7 +838,7 @@ def render_text(result: Result, lang: str = "zh", notes: bool = True, detail: st
     if measures:
         lines.append(f"{w['measures']}:")
         for m in measures:
-            params = ", ".join(f"{k}={v}" for k, v in m["params"].items())
+            params = ", ".join(f"{k}={_fmt(v, lang)}" for k, v in m["params"].items())
             lines.append(
                 f"  - {m['title']}"
                 + (f" ({params})" if params else "")

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import datetime as dt
 import weakref
-from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
@@ -25,7 +24,14 @@ from yibao_credit.compile.plan import CompiledMeasure, CompiledRuleset, Plan
 from yibao_credit.engine.context import RunContext, resolve
 from yibao_credit.engine.history import Cycle
 from yibao_credit.engine.measures import apply_measures
-from yibao_credit.engine.prepare import check_history, check_procedures, warn_not_in_force
+from yibao_credit.engine.prepare import (
+    check_history,
+    check_procedures,
+    out_of_scope_problem,
+    warn_empty,
+    warn_not_in_force,
+    warn_unfinished,
+)
 from yibao_credit.engine.procedures import apply_lifecycle
 from yibao_credit.engine.program import program_for
 from yibao_credit.engine.results import Result, RollupOutcome, Run
@@ -138,10 +144,12 @@ class _Runner:
     # -- the run ----------------------------------------------------------------------------
     def run(self) -> Run:
         plan, context = self.plan, self.context
-        check_history(plan, context.history, self.warnings)
+        check_history(plan, context.history, self.as_of, self.warnings)
         if context.procedures is not None:
             ids = {r[0] for r in self.con.execute("SELECT id FROM subjects").fetchall()}
             check_procedures(ids, context.procedures)
+        tables = self.tables
+        warn_empty(tables.files, tables.subject_count, tables.event_count, self.warnings)
         warn_not_in_force(plan, self.as_of, self.warnings)
         readings = self._history_tables()
         program = _program(
@@ -203,17 +211,9 @@ class _Runner:
             "SELECT id, type, category FROM _assigned WHERE _ruleset IS NULL ORDER BY id"
         )
         if out:
-            kinds = Counter(f"{t}/{c}" for _, t, c in out)
-            first = out[0][0]
-            self.warnings.append(
-                Problem(
-                    "eval.out-of-scope",
-                    f"{len(out)} subject(s) are graded by no ruleset of this pack and have "
-                    f"no result ({', '.join(f'{k}: {n}' for k, n in sorted(kinds.items()))}); "
-                    f"first: {first!r}",
-                    self.tables.where("subject", first),
-                )
-            )
+            self.warnings.append(out_of_scope_problem(out, self.tables.where("subject", out[0][0])))
+        used = {r[0] for r in self._rows("SELECT DISTINCT _ruleset FROM _assigned")}
+        warn_unfinished(self.plan, self.context, used, self.warnings)
         self._check_required()
 
     def _check_required(self) -> None:

@@ -57,13 +57,15 @@ def evaluate_files(
     memory_limit: str | None = None,
     temp_directory: str | Path | None = None,
     progress: Progress | None = None,
+    encoding: str = "utf-8",
 ) -> tuple[Run, frozenset[str]]:
     """Read the records files with DuckDB and evaluate them there; the run, and the ids of
-    every subject in the subjects file."""
+    every subject in the subjects file. ``encoding``: the records files' text encoding (UTF-8,
+    the data contract's, by default; ``gb18030``, ``utf-16``… as for ``load_records``)."""
     with connect(memory_limit, temp_directory) as con:
         if progress:
             progress("reading records")
-        tables = load_tables(con, plan, subjects, events)
+        tables = load_tables(con, plan, subjects, events, encoding=encoding)
         ids = frozenset(r[0] for r in con.execute("SELECT id FROM subjects").fetchall())
         run = evaluate_tables(
             plan,

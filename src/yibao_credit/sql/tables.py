@@ -5,10 +5,12 @@ DuckDB reads a file only when SQL can see that every record is plainly valid: ea
 the type it must have (a JSON string for a text field, a JSON integer for ``beds``, ``true`` /
 ``false``, a ``YYYY-MM-DD`` calendar date), nothing the Python reader would coerce, skip or
 number differently. Whenever SQL finds anything else (a bad value, a duplicate id, an event of
-an unknown kind, a blank line, a multi-line CSV cell…), the file goes through the Python reader
+an unknown kind, a blank line, a multi-line CSV cell, a key given twice in a JSON object, a
+chain store named as a headquarters…), the file goes through the Python reader
 (``records.readers`` and ``records.checks``): it raises the located ``RecordError`` the Python
 engine raises, or, when its lax reading accepts the value after all, the tables are built from
-the records it read (``tables_from_records``).
+the records it read (``tables_from_records``). A file in another encoding than UTF-8 (the
+``encoding`` given) is read by DuckDB through a UTF-8 copy in a temporary folder.
 
 ``subjects``: the contract fields, then one column per subject attribute the pack declares,
 then ``_line``. ``events``: the fields every event has, the core attribute columns, one column
@@ -24,7 +26,6 @@ that attribute and is not of its column's type (CSV text in a number column, say
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import json
 import math
@@ -41,7 +42,7 @@ import duckdb
 
 from yibao_credit.bulk import paused_gc
 from yibao_credit.compile.plan import Plan
-from yibao_credit.errors import EvaluationError, Location, Problem
+from yibao_credit.errors import EvaluationError, Location, Problem, RecordError
 from yibao_credit.records.checks import check_event_kinds, check_subject_attributes
 from yibao_credit.records.contract import (
     EVENT_FIELDS,
@@ -52,7 +53,7 @@ from yibao_credit.records.contract import (
     Records,
     Subject,
 )
-from yibao_credit.records.readers import load_records
+from yibao_credit.records.readers import CSV_FIELD_LIMIT, load_records, text_encoding
 
 __all__ = ["RecordTables", "load_tables", "tables_from_records"]
 
@@ -272,7 +273,7 @@ class _Fallback(Exception):
 class _Source:
     """One file staged in DuckDB: ``query`` gives one row per record, in file order, with
     its text cells (named as the columns), ``_line`` and ``_yc_wide`` (more cells than the
-    CSV header names, or a cell too long for Python's ``csv``).
+    CSV header names, or a cell longer than the Python reader reads, ``CSV_FIELD_LIMIT``).
 
     ``json``: each cell is a JSON value's text (NULL when absent or null); otherwise each is
     a CSV cell stripped as ``_clean_csv_row`` strips it (NULL when empty)."""
@@ -337,6 +338,22 @@ def _present(src: _Source, name: str) -> str:
     return f"{src.cell(name)} IS NOT NULL"
 
 
+_IDS = frozenset({"id", "subject_id", "chain_id", "repairs"})
+"""Contract fields holding an id: never empty (a CSV cell that is empty is absent)."""
+
+
+def _contract_checks(src: _Source, name: str, kind: str) -> str:
+    """What must not hold of a present contract field's cell (as SQL): its type, and the
+    contract's bounds (an id is not empty, ``beds`` is not negative)."""
+    c = src.cell(name)
+    bad = f"NOT ({src.typed(name, kind)})"
+    if name in _IDS and src.json:
+        bad += f" OR {c} = '\"\"'"
+    if name == "beds":
+        bad += f" OR starts_with({c}, '-')"
+    return f"({_present(src, name)} AND ({bad}))"
+
+
 def _spec_checks(
     src: _Source, name: str, spec: AttributeSpec
 ) -> tuple[list[str], str | None] | None:
@@ -367,7 +384,7 @@ def _subject_select(src: _Source, schema: _Schema) -> str | None:
     bad = ["_yc_wide", f"NOT ({_present(src, 'id')})", f"NOT ({_present(src, 'type')})"]
     values = []
     for name, kind in SUBJECT_FIELDS.items():
-        bad.append(f"({_present(src, name)} AND NOT ({src.typed(name, kind)}))")
+        bad.append(_contract_checks(src, name, kind))
         values.append(f"CAST({src.value(name, kind)} AS {SQL_TYPES[kind]}) AS {_ident(name)}")
     for name, spec in schema.subject_specs.items():
         checks = _spec_checks(src, name, spec)
@@ -398,7 +415,7 @@ def _event_select(src: _Source, schema: _Schema) -> str | None:
     for name, column in schema.event:
         value = kind_col if name == "kind" else src.value(name, column)
         if name in base:
-            bad.append(f"({_present(src, name)} AND NOT ({src.typed(name, base[name])}))")
+            bad.append(_contract_checks(src, name, base[name]))
         owners = declared.get(name, [])
         defaults = []
         for kind_name, spec in owners:
@@ -460,21 +477,77 @@ def _stage_jsonl(
         or data.count(b"{") + (data.count(b"[") if b"[" in data else 0) - lines >= _MAX_DEPTH
     ):
         raise _Fallback
-    cols = ", ".join(f"{_literal(c)}: 'JSON'" for c in columns)
+    extras = _other_keys(con, path, columns)
+    cols = ", ".join(f"{_literal(c)}: 'JSON'" for c in [*columns, *extras])
     cells = ", ".join(f"CAST({_ident(c)} AS VARCHAR) AS {_ident(c)}" for c in columns)
     source = _Source("", True, frozenset(columns), 0)
     if what == "event":  # read by most checks: worked out once
         cells += f", {source.string('kind')} AS _yc_kind"
+    # the other keys only counted, but read: DuckDB refuses one given twice
+    cells += "".join(f", {_ident(c)} IS NOT NULL AS _yc_other{i}" for i, c in enumerate(extras))
     con.execute(
         f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT {cells} FROM read_json("
         f"{_duckdb_path(path)}, format = 'newline_delimited', records = 'true', "
         f"columns = {{{cols}}})"
     )
-    rows = _count(con, f"SELECT count(*) FROM {table}")
+    present = " + ".join(
+        [
+            *(f"count({_ident(c)})" for c in columns),
+            *(f"count_if(_yc_other{i})" for i in range(len(extras))),
+        ]
+    )
+    row = con.execute(f"SELECT count(*), {present} FROM {table}").fetchone()
+    rows, keys = (int(row[0]), int(row[1])) if row else (0, 0)
     if rows != lines:  # a blank line was skipped: positions are no longer lines
         raise _Fallback
+    # Each key of an object is one ':' outside the texts: as many ':' as values read (not
+    # null) and no other key can be in the file, nor a key given twice (DuckDB refuses one
+    # it reads twice).
+    if data.count(b":") != keys:
+        _check_keys(con, path, data, rows)
     query = f"(SELECT *, CAST(rowid + 1 AS INTEGER) AS _line, FALSE AS _yc_wide FROM {table})"
     return _Source(query, True, frozenset(columns), rows, "_yc_kind")
+
+
+_SAMPLE = 1000
+"""Lines of a JSON Lines file whose keys are read as further columns (``_other_keys``)."""
+
+
+def _other_keys(con: duckdb.DuckDBPyConnection, path: Path, columns: Sequence[str]) -> list[str]:
+    """Keys other than the columns in the first lines of the file (a file's extra attributes
+    are usually on every line): read too, they are checked for repeats as the columns are.
+    Left out: a key DuckDB would take for a column (it does not tell upper from lower case)."""
+    found = con.execute(
+        f"SELECT DISTINCT unnest(json_keys(json)) FROM (SELECT json FROM read_json_objects("
+        f"{_duckdb_path(path)}, format = 'newline_delimited') LIMIT {_SAMPLE})"
+    ).fetchall()
+    taken = {c.lower() for c in columns}
+    out: list[str] = []
+    for (key,) in sorted(found):
+        if isinstance(key, str) and key.lower() not in taken and len(out) < 100:
+            taken.add(key.lower())
+            out.append(key)
+    return out
+
+
+def _check_keys(con: duckdb.DuckDBPyConnection, path: Path, data: bytes, rows: int) -> None:
+    """Raise ``_Fallback`` unless every object of the file names each key once.
+
+    DuckDB refuses a key given twice among the columns it reads, but not among the others;
+    ``_stage_jsonl`` has found keys it does not read (or ``null`` values, or ':' in texts).
+    The keys of each line are listed, each distinct list checked once for a repeat: one more
+    pass over the file, for files with keys beyond the columns. A nested object (more '{'
+    than lines, or a '{' in a text) is left to the Python reader."""
+    if data.count(b"{") != rows:
+        raise _Fallback
+    repeats = _count(
+        con,
+        "SELECT count(*) FROM (SELECT any_value(k) AS k FROM (SELECT json_keys(json) AS k "
+        f"FROM read_json_objects({_duckdb_path(path)}, format = 'newline_delimited')) "
+        "GROUP BY to_json(k)) WHERE len(k) <> len(list_distinct(k))",
+    )
+    if repeats:
+        raise _Fallback
 
 
 def _stage_csv(
@@ -500,7 +573,10 @@ def _stage_csv(
         raise _Fallback from None
     if b'"' in data and _SPACE_BEFORE_QUOTE.search(data):
         raise _Fallback
-    position = {name: i for i, name in enumerate(header)}  # a repeated name: the last wins
+    named = [name for name in header if name]
+    if len(set(named)) != len(named):  # a column named twice: the Python reader refuses it
+        raise _Fallback
+    position = {name: i for i, name in enumerate(header)}
     wanted = [c for c in columns if c in position]
     lines = _line_count(data)
     if lines == 1:
@@ -515,7 +591,7 @@ def _stage_csv(
         for c in wanted
     )
     longest = ", ".join(f"coalesce(strlen(c{i}), 0)" for i in range(n))
-    wide = f"(c{n} IS NOT NULL OR greatest({longest}) > {csv.field_size_limit()})"
+    wide = f"(c{n} IS NOT NULL OR greatest({longest}) > {CSV_FIELD_LIMIT})"
     con.execute(
         f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT {cells}{wide} AS _yc_wide "
         f"FROM read_csv({_duckdb_path(path)}, header = false, skip = 1, columns = {{{cols}}}, "
@@ -563,10 +639,56 @@ def _fill(
 _STAGED = ("_yc_raw_subject", "_yc_raw_event")
 
 
+def _transcoded(path: Path, codec: str, folder: str, what: str) -> Path:
+    """A UTF-8 copy of a file in another encoding, for DuckDB, which reads only UTF-8:
+    streamed into ``folder``, line for line as the Python reader reads the file (line breaks
+    kept as written). Text that does not decode, or starts with a byte-order mark the codec
+    keeps, is left to the Python reader."""
+    suffix = path.suffix.lower()
+    if suffix not in (".jsonl", ".csv"):
+        raise _Fallback
+    target = Path(folder) / f"{what}{suffix}"
+    try:
+        with (
+            path.open(encoding=codec, newline="") as source,
+            target.open("w", encoding="utf-8", newline="") as out,
+        ):
+            first = True
+            while chunk := source.read(1 << 20):
+                if first and chunk.startswith("\ufeff"):
+                    raise _Fallback
+                first = False
+                out.write(chunk)
+    except (OSError, UnicodeError, LookupError):
+        raise _Fallback from None
+    return target
+
+
 def _fast(
+    con: duckdb.DuckDBPyConnection,
+    schema: _Schema,
+    subjects: Path,
+    events: Path | None,
+    encoding: str,
+) -> tuple[int, int]:
+    """Read both files in DuckDB (files in another encoding than UTF-8 through UTF-8 copies in
+    a temporary folder, removed after), or raise ``_Fallback`` at the first doubt."""
+    try:
+        codec = text_encoding(encoding)
+    except RecordError:
+        raise _Fallback from None  # the Python reader names the unknown encoding
+    if codec == "utf-8-sig":
+        return _fast_utf8(con, schema, subjects, events)
+    with tempfile.TemporaryDirectory(prefix="yibao-") as folder:
+        s = _transcoded(subjects, codec, folder, "subjects")
+        e = None if events is None else _transcoded(events, codec, folder, "events")
+        return _fast_utf8(con, schema, s, e)
+
+
+def _fast_utf8(
     con: duckdb.DuckDBPyConnection, schema: _Schema, subjects: Path, events: Path | None
 ) -> tuple[int, int]:
-    """Read both files in DuckDB, or raise ``_Fallback`` at the first doubt."""
+    """Read both UTF-8 files in DuckDB, or raise ``_Fallback`` at the first doubt."""
     s_src = _stage(con, subjects, "subject", [n for n, _ in schema.subject])
     _fill(con, "subjects", schema.subject, s_src, _subject_select(s_src, schema))
     e_rows = 0
@@ -583,6 +705,9 @@ def _fast(
         " + (SELECT count(*) FROM (SELECT id FROM events GROUP BY id HAVING count(*) > 1))"
         " + (SELECT count(*) FROM subjects s WHERE s.chain_id IS NOT NULL AND (s.chain_id = s.id"
         " OR NOT EXISTS (SELECT 1 FROM subjects h WHERE h.id = s.chain_id)))"
+        # a head that is itself a chain store: nested chains, and every chain_id cycle
+        " + (SELECT count(*) FROM subjects s JOIN subjects h ON h.id = s.chain_id"
+        " WHERE h.chain_id IS NOT NULL)"
         " + (SELECT count(*) FROM events e"
         " WHERE NOT EXISTS (SELECT 1 FROM subjects s WHERE s.id = e.subject_id))",
     )
@@ -596,23 +721,27 @@ def load_tables(
     plan: Plan,
     subjects: str | Path,
     events: str | Path | None = None,
+    *,
+    encoding: str = "utf-8",
 ) -> RecordTables:
     """Read the records files into the temporary tables ``subjects`` and ``events`` of
     ``con``: by DuckDB when every record is plainly valid, else through the Python reader, so
     that exactly what the Python engine accepts is accepted and its errors are raised as they
-    are."""
+    are. ``encoding``: the files' text encoding, as for ``records.readers.load_records``."""
     schema = _schema(plan)
     files = {"subject": str(subjects)}
     if events is not None:
         files["event"] = str(events)
     with _insertion_order(con):
         try:
-            counts = _fast(con, schema, Path(subjects), None if events is None else Path(events))
+            counts = _fast(
+                con, schema, Path(subjects), None if events is None else Path(events), encoding
+            )
         except (_Fallback, duckdb.Error):
             _drop(con, *_STAGED, *TABLES.values())
         else:
             return RecordTables(con, files, *counts)
-    records = load_records(subjects, events)
+    records = load_records(subjects, events, encoding=encoding)
     return tables_from_records(con, plan, records)
 
 

@@ -24,6 +24,8 @@ class WindowSpec(Protocol):
     def length(self) -> str | None: ...
     @property
     def offset(self) -> int: ...
+    @property
+    def cycle(self) -> str | None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,5 +47,7 @@ def window_bounds(window: WindowSpec, as_of: dt.date, length: str | None = None)
         return Bounds(start, as_of)
     if window.type == "calendar_year":
         year = as_of.year + window.offset
+        if window.cycle == "completed" and (as_of.month, as_of.day) != (12, 31):
+            year -= 1  # the year of as_of has not ended: the last one that has
         return Bounds(dt.date(year, 1, 1), min(dt.date(year, 12, 31), as_of))
     return Bounds(None, as_of)
