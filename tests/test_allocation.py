@@ -912,3 +912,315 @@ def test_clause4_any_deposits_in_any_order_share_out_exactly(
     assert canonical(result) == canonical(allocate(run, deposits_from_python(deposits)))
     reordered = deposits_from_python(dict(rows))
     assert canonical(allocate(run, reordered)) == canonical(result)
+
+
+# -- 四 公示无异议后: the pool is shared among final results only -----------------------------
+#
+# 四: 绩效评价结果和资金分配方案…在一定范围内公示,公示无异议后在年度清算中落实. The pack says
+# so with `allocation.requires_final` (clause 四). A result's lifecycle comes from the records
+# (--procedures, judged on --on): notified → its 三(二)2 申诉 window (provisional: 5 working days)
+# → under review after an appeal → final. 2025-03-20 (Thursday) + 5 working days = 2025-03-27
+# (03-21, 24, 25, 26, 27; no holiday in March 2025).
+
+NOTIFIED = "2025-03-20"
+APPEAL_DUE = dt.date(2025, 3, 27)
+"""The last day of the 三(二)2 appeal window after a notification on 2025-03-20."""
+DAY = dt.timedelta(days=1)
+
+
+def notice(sid: str, date: str = NOTIFIED) -> dict[str, Any]:
+    return {"id": f"n-{sid}", "subject_id": sid, "step": "notification", "date": date}
+
+
+def appeal(sid: str, date: str) -> dict[str, Any]:
+    return {"id": f"o-{sid}", "subject_id": sid, "step": "objection", "date": date}
+
+
+def answer(
+    sid: str, date: str, outcome: str = "upheld", grade: str | None = None
+) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "id": f"d-{sid}",
+        "subject_id": sid,
+        "step": "decision",
+        "date": date,
+        "outcome": outcome,
+    }
+    if grade is not None:
+        out["grade"] = grade
+    return out
+
+
+ALL_NOTIFIED = [notice(sid) for sid in "ABCD"]
+
+
+def lifecycle_run(
+    procedures: Sequence[Mapping[str, Any]], on: dt.date | None, engine: str = "python"
+) -> yc.Run:
+    """The small run of A–D with procedure records, judged on ``on``."""
+    return jiangsu().evaluate(
+        SMALL_SUBJECTS,
+        SMALL_EVENTS,
+        as_of=AS_OF,
+        procedures=list(procedures),
+        on=on,
+        engine=engine,
+    )
+
+
+def stage_of(run: yc.Run, sid: str) -> str:
+    r = run.get(sid)
+    assert r is not None and r.lifecycle is not None
+    return r.lifecycle.stage
+
+
+def test_clause4_the_pack_shares_the_pool_only_among_final_results() -> None:
+    """四 公示无异议后在年度清算中落实: both classes of both versions, and the Suqian city pack
+    that extends them, say `requires_final` with the clause 四."""
+    packs = [
+        *load_policies(PACK_DIR).versions,
+        load_policy(ROOT / "policies/suqian_perf_2024.yaml"),
+    ]
+    for pack in packs:
+        for rs in pack.rulesets.values():
+            assert rs.allocation is not None
+            final = rs.allocation.requires_final
+            assert final is not None, (pack.version, rs.id)
+            assert final.clause == CLAUSE
+            assert final.note is not None and "公示无异议后" in final.note
+
+
+def test_clause4_without_procedures_the_allocation_is_a_draft_with_a_warning() -> None:
+    """No procedure records: finality cannot be known. The allocation is made as today (the
+    资金分配方案 of 四 is itself shown before it is applied) and says that finality was not
+    checked (eval.allocation-unchecked)."""
+    result = allocate(small_run(), deposits_from_python(SMALL_DEPOSITS))
+    assert [w.code for w in result.warnings] == ["eval.allocation-unchecked"]
+    assert "四" in result.warnings[0].message and "4 subject(s)" in result.warnings[0].message
+    assert result.pending == ()
+    got = {s.subject_id: s.allocated for s in result.shares}
+    assert got == {"A": 1405, "B": 1335, "C": 93, "D": 0}
+
+
+def test_clause4_a_window_closing_exactly_on_on_is_not_yet_final() -> None:
+    """三(二)2 / 四: on 2025-03-27, the last day of the appeal window, an institution may still
+    appeal: no result is final and the allocation is refused for each (naming the day the
+    window closes). On 2025-03-28 every window has closed without an appeal: all final, and
+    the shares are those of the draft, without a warning."""
+    run = lifecycle_run(ALL_NOTIFIED, APPEAL_DUE)
+    assert {stage_of(run, s) for s in "ABCD"} == {"notified"}
+    with pytest.raises(yc.YibaoError) as info:
+        allocate(run, deposits_from_python(SMALL_DEPOSITS))
+    assert codes(info) == ["eval.allocation-not-final"] * 4
+    assert "until 2025-03-27" in info.value.problems[0].message
+    assert "--exclude-pending" in info.value.problems[0].message
+    run = lifecycle_run(ALL_NOTIFIED, APPEAL_DUE + DAY)
+    assert {stage_of(run, s) for s in "ABCD"} == {"final"}
+    result = allocate(run, deposits_from_python(SMALL_DEPOSITS))
+    assert result.warnings == () and result.pending == ()
+    draft = allocate(small_run(), deposits_from_python(SMALL_DEPOSITS))
+    assert canonical(result) == canonical(draft)
+
+
+def test_clause4_one_pending_objection_stops_the_allocation_at_its_row(tmp_path: Path) -> None:
+    """四 公示无异议后: B appealed on 2025-03-25, in time, and has no decision on 2025-03-28:
+    its result is under review, and the whole allocation waits — the error names B's row of
+    the deposits file, and no one else."""
+    run = lifecycle_run([*ALL_NOTIFIED, appeal("B", "2025-03-25")], APPEAL_DUE + DAY)
+    assert stage_of(run, "B") == "under_review"
+    path = write_deposits(tmp_path / "d.csv", list(SMALL_DEPOSITS.items()))
+    with pytest.raises(yc.YibaoError) as info:
+        allocate(run, read_deposits(path))
+    assert codes(info) == ["eval.allocation-not-final"]
+    problem = info.value.problems[0]
+    assert (problem.location.file, problem.location.line) == (str(path), 3)
+    assert "'B'" in problem.message and "under_review" in problem.message
+    assert "2025-03-25" in problem.message
+
+
+def test_clause4_exclude_pending_leaves_the_subject_and_its_deposit_out() -> None:
+    """With exclude_pending the allocation is made among the final results only: B (under
+    review) gets no share and its 1000 fen are not in the pool (1833 fen: A 1000, C 333, D
+    500), which A and C share by their weights (D is excluded: 0); B and its deposit are
+    reported (eval.allocation-pending)."""
+    run = lifecycle_run([*ALL_NOTIFIED, appeal("B", "2025-03-25")], APPEAL_DUE + DAY)
+    result = allocate(run, deposits_from_python(SMALL_DEPOSITS), exclude_pending=True)
+    assert [p.to_dict() for p in result.pending] == [
+        {"subject_id": "B", "stage": "under_review", "deposit": 1000}
+    ]
+    assert result.pool == 1833 == result.allocated
+    assert [s.subject_id for s in result.shares] == ["A", "C", "D"]
+    expected = largest_remainder(
+        1833, {"A": Fraction(1000), "C": Fraction(333, 5), "D": Fraction(0)}
+    )
+    assert {s.subject_id: s.allocated for s in result.shares} == {
+        k: v[1] for k, v in expected.items()
+    }
+    assert [w.code for w in result.warnings] == ["eval.allocation-pending"]
+    assert "B (under_review)" in result.warnings[0].message
+    assert "1000 fen" in result.warnings[0].message
+
+
+def test_clause4_a_decided_objection_is_final_and_shares_with_its_decided_grade() -> None:
+    """三(二)3: B's appeal was answered on 2025-04-01 (its grade corrected to 良好); on
+    2025-04-02 every result is final and the whole pool is shared; B's share shows the decided
+    grade (its weight reads the score, which the decision does not change)."""
+    procedures = [
+        *ALL_NOTIFIED,
+        appeal("B", "2025-03-25"),
+        answer("B", "2025-04-01", "corrected", "良好"),
+    ]
+    run = lifecycle_run(procedures, dt.date(2025, 4, 2))
+    assert stage_of(run, "B") == "final"
+    result = allocate(run, deposits_from_python(SMALL_DEPOSITS))
+    assert result.warnings == ()
+    shares = {s.subject_id: s for s in result.shares}
+    assert shares["B"].grade == "良好"
+    assert {k: s.allocated for k, s in shares.items()} == {"A": 1405, "B": 1335, "C": 93, "D": 0}
+
+
+def test_clause4_a_late_appeal_does_not_hold_the_pool() -> None:
+    """An appeal dated the day after the window (2025-03-28) is out of time: the result is
+    final as it stands and shares in the pool."""
+    run = lifecycle_run([*ALL_NOTIFIED, appeal("B", "2025-03-28")], APPEAL_DUE + DAY)
+    r = run.get("B")
+    assert r is not None and r.lifecycle is not None
+    assert (r.lifecycle.stage, r.lifecycle.objection_in_time) == ("final", False)
+    assert allocate(run, deposits_from_python(SMALL_DEPOSITS)).warnings == ()
+
+
+def test_clause4_a_result_not_yet_notified_is_not_final_even_when_excluded() -> None:
+    """D (excluded: designated after the year) has no notification record: its result was
+    not shown (公示), and a decision on an objection could still make it graded, so it holds
+    the allocation like any other."""
+    run = lifecycle_run([notice(s) for s in "ABC"], APPEAL_DUE + DAY)
+    assert stage_of(run, "D") == "pre_evaluation"
+    with pytest.raises(yc.YibaoError) as info:
+        allocate(run, deposits_from_python(SMALL_DEPOSITS))
+    assert codes(info) == ["eval.allocation-not-final"]
+    assert "'D'" in info.value.problems[0].message
+    assert "not yet notified" in info.value.problems[0].message
+
+
+def test_clause4_without_on_no_window_is_taken_as_closed() -> None:
+    """Procedure records without `on`: every record counts, but no window is ever taken as
+    closed, so notified results are not final; the message says why."""
+    with pytest.raises(yc.YibaoError) as info:
+        allocate(lifecycle_run(ALL_NOTIFIED, None), deposits_from_python(SMALL_DEPOSITS))
+    assert codes(info) == ["eval.allocation-not-final"] * 4
+    assert "without --on" in info.value.problems[0].message
+
+
+def test_clause4_exclude_pending_needs_procedure_records() -> None:
+    with pytest.raises(yc.EvaluationError) as info:
+        allocate(small_run(), deposits_from_python(SMALL_DEPOSITS), exclude_pending=True)
+    assert codes(info) == ["eval.allocation-not-final"]
+    assert "--procedures" in info.value.problems[0].message
+
+
+def test_clause4_when_every_result_is_pending_nothing_is_shared_yet() -> None:
+    run = lifecycle_run(ALL_NOTIFIED, APPEAL_DUE)
+    result = allocate(run, deposits_from_python(SMALL_DEPOSITS), exclude_pending=True)
+    assert (result.pool, result.shares) == (0, ())
+    assert [p.subject_id for p in result.pending] == ["A", "B", "C", "D"]
+    assert sum(p.deposit for p in result.pending) == sum(SMALL_DEPOSITS.values())
+
+
+def test_clause4_a_pack_without_requires_final_checks_no_lifecycle(tmp_path: Path) -> None:
+    """`requires_final` is the pack's to say: without it a pending result shares in the pool
+    and nothing is warned; exclude_pending still leaves it out when asked."""
+    pack = load_policy(mini_pack(tmp_path, FORMULA))
+    subjects = [{"id": s, "type": "institution", "category": "hospital"} for s in "AB"]
+    events = [
+        {"id": f"p-{s}", "subject_id": s, "kind": "points", "date": "2024-06-01", "points": 80}
+        for s in "AB"
+    ]
+    run = pack.evaluate(
+        subjects, events, as_of=dt.date(2024, 12, 31), procedures=[notice("A", "2025-01-06")]
+    )
+    assert stage_of(run, "A") == "notified" and stage_of(run, "B") == "pre_evaluation"
+    result = allocate(run, deposits_from_python({"A": 10, "B": 20}))
+    assert result.warnings == () and result.allocated == 30
+    result = allocate(run, deposits_from_python({"A": 10, "B": 20}), exclude_pending=True)
+    assert [p.subject_id for p in result.pending] == ["A", "B"] and result.pool == 0
+
+
+@pytest.fixture
+def example_procedures(tmp_path: Path) -> Path:
+    """Every example result notified on 2025-03-20; JS-H02 appealed on 2025-03-24."""
+    rows = [notice(sid) for sid in EXAMPLE_IDS] + [appeal("JS-H02", "2025-03-24")]
+    path = tmp_path / "procedures.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize("engine", ["duckdb", "python"])
+def test_clause4_cli_allocate_refuses_a_result_under_objection(
+    capsys: pytest.CaptureFixture[str], example_procedures: Path, engine: str
+) -> None:
+    """四 on the example, judged on 2025-03-28: JS-H02's appeal of 2025-03-24 is undecided, so
+    `allocate` exits 1 naming its row of the deposits file, and writes nothing."""
+    code, out, err = cli(
+        capsys,
+        *allocate_args("--procedures", example_procedures, "--on", "2025-03-28"),
+        "--engine",
+        engine,
+    )
+    assert code == 1 and out == ""
+    errors = [line for line in err.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1
+    assert f"{DEPOSITS_CSV}:3:" in errors[0] and "'JS-H02'" in errors[0]
+    assert errors[0].endswith("[eval.allocation-not-final]")
+
+
+def test_clause4_cli_allocate_exclude_pending_reports_what_it_left_out(
+    capsys: pytest.CaptureFixture[str], example_procedures: Path
+) -> None:
+    """--exclude-pending: JS-H02 (18000001 fen) is left out and reported; the others share
+    the rest of the pool exactly; both engines print the same, byte for byte."""
+    outputs = []
+    for engine in ("duckdb", "python"):
+        args = allocate_args(
+            "--procedures", example_procedures, "--on", "2025-03-28", "--exclude-pending"
+        )
+        code, out, err = cli(capsys, *args, "--format", "jsonl", "--engine", engine)
+        assert code == 0, err
+        outputs.append((out, err))
+    assert outputs[0] == outputs[1]
+    out, err = outputs[0]
+    rows = [json.loads(line) for line in out.splitlines()]
+    assert [r["subject_id"] for r in rows] == [s for s in EXAMPLE_IDS if s != "JS-H02"]
+    pool = sum(example_deposits().values()) - 18000001
+    assert sum(r["allocated"] for r in rows) == pool
+    assert "1 subject(s) left out, their result not final: JS-H02 (under_review)" in err
+    assert "[eval.allocation-pending]" in err
+    m = POOL_LINE.search(err)
+    assert m is not None and int(m.group(1)) == pool
+    assert "left out 1 subject(s) not final, holding 18000001 fen" in err
+
+
+def test_clause4_cli_allocate_without_procedures_warns_and_strict_refuses(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """Without --procedures: the allocation is made, with eval.allocation-unchecked; --strict
+    makes that warning an error (exit 1, nothing written). --exclude-pending without
+    --procedures is refused before anything is evaluated."""
+    subjects = tmp_path / "s.jsonl"
+    subjects.write_text(
+        "".join(json.dumps(s) + "\n" for s in SMALL_SUBJECTS if s["id"] != "E"), encoding="utf-8"
+    )
+    events = tmp_path / "e.jsonl"
+    events.write_text("".join(json.dumps(e) + "\n" for e in SMALL_EVENTS), encoding="utf-8")
+    deposits = write_deposits(tmp_path / "d.csv", list(SMALL_DEPOSITS.items()))
+    base = [
+        "allocate", PACK_DIR, "--subjects", subjects, "--events", events,
+        "--as-of", AS_OF.isoformat(), "--deposits", deposits,
+    ]  # fmt: skip
+    code, out, err = cli(capsys, *base)
+    assert code == 0 and "[eval.allocation-unchecked]" in err and out
+    code, out, err = cli(capsys, *base, "--strict")
+    assert code == 1 and out == ""
+    assert "error:" in err and "[eval.allocation-unchecked]" in err
+    code, out, err = cli(capsys, *base, "--exclude-pending")
+    assert code == 1 and out == ""
+    assert "needs --procedures" in err and "[eval.allocation-not-final]" in err

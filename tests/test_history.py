@@ -542,3 +542,128 @@ def test_a_history_record_that_is_no_result_is_an_error(
     with pytest.raises(yc.RecordError):
         history = read_history(path, "zhenjiang")
         yc.evaluate(PACK, yc.records_from_python([inst("A")], []), AS_OF, history=history)
+
+
+# -- history.lapse: an earlier result that no longer counts (济医保字〔2023〕19号 三(五)) ----------
+
+LAPSE = (
+    "      lapse:\n"
+    "        grades: [★★★, ★★]\n"
+    "        facts: [violations]\n"
+    "        provisional: test\n"
+)
+HISTORY_END = "          provisional: The one-year evaluation cycle, as for excellent_before.\n"
+
+
+def lapse_pack(tmp_path: Path, validity: str | None, repair: bool = False) -> Path:
+    """A copy of the Zhenjiang pack with a history lapse on its violations (the mechanism of
+    Jinan 三(五), on another pack), and optionally a validity period for violations and their
+    repair."""
+    text = PACK_PATH.read_text(encoding="utf-8")
+    assert text.count(HISTORY_END) == 1 and text.count("\nrulesets:\n") == 1
+    text = text.replace(HISTORY_END, HISTORY_END + LAPSE)
+    if validity is not None:
+        text = text.replace(
+            "\nrulesets:\n",
+            f"\nvalidity:\n  violation: {{period: {validity}, provisional: test}}\n\nrulesets:\n",
+        )
+    if repair:
+        text = text.replace(
+            "\nrulesets:\n", "\nrepair:\n  kinds: [violation]\n  provisional: test\n\nrulesets:\n"
+        )
+    return write(tmp_path / "zj-lapse.yaml", text)
+
+
+def test_a_lapse_on_kinds_that_never_stop_counting_is_a_load_error(tmp_path: Path) -> None:
+    """A lapse on facts whose events have no validity period and cannot be repaired could never
+    happen: refused at load time, at ``history.lapse.facts``."""
+    with pytest.raises(yc.PackError) as info:
+        yc.load_policy(lapse_pack(tmp_path, None))
+    (problem,) = info.value.problems
+    assert "no earlier result could ever lapse" in problem.message
+    assert problem.location.path == "rulesets.institution.history.lapse.facts"
+    assert problem.location.line is not None
+
+
+def test_a_lapsed_cycle_has_no_grade_for_any_history_fact(tmp_path: Path) -> None:
+    """The lapse mechanism (Jinan 三(五)) on another pack: violations valid for 6 months. A's
+    ★★★ as of 2023-12-31 counted v1 (2023-09-01, valid until 2024-03-01): by 2024-12-31 it has
+    lapsed, so it breaks the ``held`` run (excellent_before 0, the ★★★ of 2022 not reached) and
+    ``previous`` reads no grade. B's ★★ counted v2 (2023-12-31, valid until 2024-06-30): also
+    lapsed. C's ★★ counted nothing (v3 of 2023-03-01 had expired on 2023-09-01): it stands.
+    Both engines give the same results."""
+    pack = yc.load_policy(lapse_pack(tmp_path, "6m"))
+    subjects = [inst("A"), inst("B"), inst("C")]
+    events = [
+        ev("v1", "A", "violation", "2023-09-01"),
+        ev("v2", "B", "violation", "2023-12-31"),
+        ev("v3", "C", "violation", "2023-03-01"),
+    ]
+    history = [
+        past("A", "2023-12-31"),
+        past("A", "2022-12-31"),
+        past("B", "2023-12-31", TWO),
+        past("C", "2023-12-31", TWO),
+    ]
+    runs = [
+        pack.evaluate(subjects, events, as_of=AS_OF, history=history, engine=engine)
+        for engine in ("python", "duckdb")
+    ]
+    assert [yc.result_to_dict(r) for r in runs[1]] == [yc.result_to_dict(r) for r in runs[0]]
+    a, b, c = (result(runs[0], sid) for sid in "ABC")
+    assert a.history == {"excellent_before": 0, "previous_grade": None}
+    assert cycles(a) == [
+        {
+            "as_of": "2023-12-31",
+            "status": "lapsed",
+            "grade": None,
+            "lapsed_grade": THREE,
+            "clause": None,
+            "provisional": "test",
+            "events": [
+                {
+                    "id": "v1",
+                    "kind": "violation",
+                    "date": "2023-09-01",
+                    "counted_until": "2024-03-01",
+                }
+            ],
+        }
+    ]
+    assert EXEMPTION not in measure_ids(a)
+    assert b.history == {"excellent_before": 0, "previous_grade": None}
+    assert cycles(b, PREVIOUS)[0]["status"] == "lapsed"
+    assert cycles(b, PREVIOUS)[0]["events"][0]["counted_until"] == "2024-06-30"
+    assert c.history == {"excellent_before": 0, "previous_grade": TWO}
+    assert cycles(c, PREVIOUS) == [{"as_of": "2023-12-31", "status": "graded", "grade": TWO}]
+
+
+def test_a_lapse_counts_the_facts_window_as_of_the_earlier_date(tmp_path: Path) -> None:
+    """The events an earlier result counted are those of the lapse's facts in their window
+    bounded as of that result's date (1年之内 as of 2023-12-31: 2023-01-01 .. 2023-12-31). With
+    violations valid 3 years and repairable: v0 of 2022-12-31, still in force, lies outside that
+    window, so only v1 (2023-01-01) kept the ★★ of 2023-12-31 — once v1 is repaired (on
+    2024-05-01) the ★★ lapses; unrepaired, it stands. Both engines agree."""
+    pack = yc.load_policy(lapse_pack(tmp_path, "3y", repair=True))
+    events = [ev("v0", "A", "violation", "2022-12-31"), ev("v1", "A", "violation", "2023-01-01")]
+    history = [past("A", "2023-12-31", TWO)]
+    repair = ev("r1", "A", "repair", "2024-05-01", repairs="v1")
+    found = {}
+    for name, evs in (("stands", events), ("lapsed", [*events, repair])):
+        runs = [
+            pack.evaluate([inst("A")], evs, as_of=AS_OF, history=history, engine=engine)
+            for engine in ("python", "duckdb")
+        ]
+        assert [yc.result_to_dict(r) for r in runs[1]] == [yc.result_to_dict(r) for r in runs[0]]
+        found[name] = cycles(result(runs[0], "A"), PREVIOUS)[0]
+    assert found["stands"] == {"as_of": "2023-12-31", "status": "graded", "grade": TWO}
+    assert found["lapsed"]["status"] == "lapsed"
+    assert found["lapsed"]["events"] == [
+        {
+            "id": "v1",
+            "kind": "violation",
+            "date": "2023-01-01",
+            "repaired_by": "r1",
+            "repaired_on": "2024-05-01",
+        }
+    ]

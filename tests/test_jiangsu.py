@@ -27,11 +27,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pydantic import BaseModel
 
 import yibao_credit as yc
 from yibao_credit.cli.main import main
-from yibao_credit.pack.schema import ScoreGrading
+from yibao_credit.engine.allocation import allocate
+from yibao_credit.pack.schema import ClauseRef, ScoreGrading
 from yibao_credit.policy import PolicySet, load_policies
+from yibao_credit.records.deposits import read_deposits
 
 ROOT = Path(__file__).resolve().parents[1]
 FOLDER = ROOT / "policies" / "jiangsu_perf"
@@ -297,10 +300,10 @@ def test_threshold_procurement_per_class(
         ("catalogue_compliance", 60, 0),
         ("catalogue_compliance", 101, 10),
         ("drg_dip", 90, 0),
-        ("drg_dip", 95, 6),
-        ("drg_dip", 100, 12),
+        ("drg_dip", 95, 5),
+        ("drg_dip", 100, 10),
         ("drg_dip", 50, 0),
-        ("drg_dip", 120, 12),
+        ("drg_dip", 120, 10),
         ("coding_maintenance", 90, 0),
         ("coding_maintenance", 95, 2.5),
         ("coding_maintenance", 100, 5),
@@ -324,7 +327,7 @@ def test_linear_items_at_bounds_midpoint_and_clamped_beyond(
 @pytest.mark.parametrize(
     ("indicator", "points"),
     [
-        ("nego_drugs", 2),
+        ("nego_drugs", 4),
         ("out_of_pocket", 5),
         ("system_integration", 5),
         ("agreement_management", 5),
@@ -789,18 +792,34 @@ def test_the_evaluated_year_picks_the_version_and_the_result_names_it(
     assert row[1].split(",")[header.index("policy_version")] == version
 
 
-def test_the_two_versions_score_the_same_values_differently(
+def test_issue14_item11_2024_version_is_a_provisional_copy_that_changes_nothing(
     p2023: yc.Policy, p2024: yc.Policy
 ) -> None:
-    """二(二) 动态调整 (provisional 2024 change): DRG/DIP is worth 10 in 2023 and 12 in 2024,
-    negotiated drugs 4 and 2; the reform area totals 20 in both."""
-    s23 = steps(full(p2023, period="2023", drg_dip=95))
-    s24 = steps(full(p2024, drg_dip=95))
-    assert s23["item.reform.drg_dip"]["outcome"] == 5
-    assert s24["item.reform.drg_dip"]["outcome"] == 6
-    assert s23["item.reform.nego_drugs"]["outcome"] == 4
-    assert s24["item.reform.nego_drugs"]["outcome"] == 2
-    assert steps(full(p2023, period="2023"))["category.reform"]["outcome"] == 20
+    """二(二) 省局每年4月底前形成年度评价指标体系 (issue 14 item 11): the 2024 table is not in the
+    seeds, so the 2024 version keeps every 2023 rule and value — it differs only in its identity
+    (version, effective period, description, the source's note) and says so in
+    ``pack.provisional`` — and it scores the year 2024 exactly as the 2023评价版 would."""
+    a, b = p2023.model.model_dump(), p2024.model.model_dump()
+    for key in a:
+        if key != "pack":
+            assert a[key] == b[key], key
+    assert a["pack"]["id"] == b["pack"]["id"] == "jiangsu_perf"
+    assert p2023.model.pack.provisional is None
+    note = p2024.model.pack.provisional
+    assert note is not None and "二(二)" in note and "unchanged" in note
+    copy = {v.path: v for v in p2024.provisional()}["pack"]
+    assert copy.file == str(V2024_PATH) and copy.line is not None
+    assert V2024_PATH.read_text("utf-8").splitlines()[copy.line - 1].startswith("  provisional:")
+    # the same records give the same score and grade with either version (2023 warns: out of
+    # its effective period), DRG/DIP at 95% is 5 of 10 and negotiated drugs 4 in both
+    for changes in ({}, {"drg_dip": 95}, {"nego_drugs": 0, "satisfaction": 85}):
+        events = values("X", {**FULL_INPATIENT, **changes})
+        r23, r24 = one(p2023, events), one(p2024, events)
+        assert (r23.score, r23.grade) == (r24.score, r24.grade), changes
+    s = steps(full(p2024, drg_dip=95))
+    assert s["item.reform.drg_dip"]["outcome"] == 5
+    assert s["item.reform.nego_drugs"]["outcome"] == 4
+    assert s["category.reform"]["outcome"] == 15
 
 
 @pytest.mark.parametrize("as_of", [dt.date(2023, 12, 31), dt.date(2026, 1, 1)])
@@ -830,8 +849,8 @@ def test_cli_evaluate_with_the_folder_picks_the_version(
         "JS-C01": ("graded", "优秀", 100, None),
         "JS-C02": ("graded", "不合格", 40, None),
         "JS-C03": ("excluded", None, None, "designated_after_year"),
-        "JS-H01": ("graded", "良好", 87.9, None),
-        "JS-H02": ("graded", "合格", 64.4, None),
+        "JS-H01": ("graded", "良好", 88.5, None),
+        "JS-H02": ("graded", "合格", 66, None),
         "JS-H03": ("graded", "合格", 69, None),
     }
     assert "[eval.out-of-scope]" in err and "JS-C04" in err
@@ -905,15 +924,15 @@ REVIEWED = [
 ]
 """Self-assessed at full marks; the county lowers 满意度 to 90 and 目录执行 to 90; the city
 lowers 满意度 further to 85 and DRG/DIP to 95. Stage scores: self 100; county 100 − 5 − 5 = 90;
-city 100 − 7.5 − 5 − 6 = 81.5."""
+city 100 − 7.5 − 5 − 5 = 82.5."""
 
 
 def test_every_stage_is_kept_and_the_last_decides(p2024: yc.Policy) -> None:
     """三(二)1 自评, 2 县(市、区)初审, 3 设区市确认评价结果: each stage's score is kept; the
     result is the city's; each fact cites the value of the latest stage."""
     r = one(p2024, REVIEWED)
-    assert r.stages == (("self", 100, "优秀"), ("county", 90, "优秀"), ("city", 81.5, "良好"))
-    assert (r.score, r.grade) == (81.5, "良好")
+    assert r.stages == (("self", 100, "优秀"), ("county", 90, "优秀"), ("city", 82.5, "良好"))
+    assert (r.score, r.grade) == (82.5, "良好")
     s = steps(r)
     assert s["fact.satisfaction"]["outcome"] == 85
     assert s["fact.satisfaction"]["evidence"] == ["X-satisfaction-2024-city"]
@@ -931,7 +950,7 @@ def test_the_trace_shows_what_review_changed(p2024: yc.Policy) -> None:
     assert review["inputs"]["stages"] == [
         {"stage": "self", "score": 100, "grade": "优秀"},
         {"stage": "county", "score": 90, "grade": "优秀"},
-        {"stage": "city", "score": 81.5, "grade": "良好"},
+        {"stage": "city", "score": 82.5, "grade": "良好"},
     ]
     changes = {c["key"]["indicator"]: c for c in review["inputs"]["changes"]}
     assert set(changes) == {"satisfaction", "catalogue_compliance", "drg_dip"}
@@ -1015,7 +1034,7 @@ def test_cli_review_lists_exactly_the_changed_indicators(
     lines = capsys.readouterr().out.splitlines()
     assert (
         lines[0].startswith("X ")
-        and "[self: 100 优秀, county: 90 优秀, city: 81.5 良好]" in lines[0]
+        and "[self: 100 优秀, county: 90 优秀, city: 82.5 良好]" in lines[0]
     )
     changed = sorted(line.strip().split(":")[0] for line in lines[1:])
     assert changed == [
@@ -1048,7 +1067,7 @@ def test_cli_review_on_the_example_data(capsys: pytest.CaptureFixture[str]) -> N
         "JS-H01": ["indicator=satisfaction"],
         "JS-H02": ["indicator=catalogue_compliance", "indicator=drg_dip"],
     }
-    assert "self: 77.1 合格, county: 71.6 合格, city: 64.4 合格" in out
+    assert "self: 77.5 合格, county: 72 合格, city: 66 合格" in out
 
 
 # --- the YAML pack tests --------------------------------------------------------------------------
@@ -1130,7 +1149,9 @@ def test_provisional_values_of_an_extension_name_the_file_that_wrote_them(
     assert values[0].file == str(yc.load_policy(SUQIAN_PATH).file)
     assert main(["validate", "--provisional", str(SUQIAN_PATH)]) == 0
     out = capsys.readouterr().out
-    assert "jiangsu_perf_2023.yaml:" in out and "suqian_perf_2024.yaml:38:" in out
+    # the first Suqian fact, located at its mapping (the line after its name)
+    fact = SUQIAN_PATH.read_text("utf-8").splitlines().index("      reasonable_cost:") + 2
+    assert "jiangsu_perf_2023.yaml:" in out and f"suqian_perf_2024.yaml:{fact}: " in out
 
 
 @pytest.mark.parametrize(
@@ -1153,3 +1174,210 @@ def test_version_by_must_name_a_window_with_a_fixed_start(
     (p,) = info.value.problems
     assert message in p.message
     assert (p.location.file, p.location.line, p.location.path) == (str(path), 3, "pack.version_by")
+
+
+# --- issue 14: the city default (item 4) and provenance gaps (item 11) ---------------------------
+
+_CITY_DEFAULT_ZERO = """\
+extends: {base}
+pack:
+  version: "2024-city-default-0"
+parameters:
+  city_default_points:
+    values:
+      2023-01-01:
+        value: 0
+        provisional: the provincial 2024 version with a city default of 0, to measure the default
+"""
+
+SHARES_DEFAULT_10 = {
+    "JS-C01": 1_479_390,
+    "JS-C02": 487_042,
+    "JS-C03": 0,
+    "JS-H01": 54_552_498,
+    "JS-H02": 14_645_959,
+    "JS-H03": 5_565_976,
+}
+"""examples/jiangsu as of 2025-03-31 with the pack as shipped (city default 10): fen allocated."""
+SHARES_DEFAULT_0 = {
+    "JS-C01": 1_518_677,
+    "JS-C02": 416_647,
+    "JS-C03": 0,
+    "JS-H01": 55_192_662,
+    "JS-H02": 14_174_320,
+    "JS-H03": 5_428_559,
+}
+"""The same with a city default of 0."""
+
+
+def test_issue14_item4_city_default_points_2_2_moves_grades_and_shares_of_the_pool(
+    p2024: yc.Policy, tmp_path: Path
+) -> None:
+    """二(二) 预留10%, 四 (issue 14 item 4): the default of the city category is a decision, not a
+    neutral constant. On examples/jiangsu as of 2025-03-31, 10 points for all (as shipped)
+    against 0 for all: every score moves by 10 and the order by score stays, but JS-H01 falls
+    from 良好 to 合格, JS-H02 and JS-H03 from 合格 to 不合格, and the pool is shared otherwise —
+    JS-C02 receives 487,042 fen with the default and 416,647 without. The note on
+    ``city_default_points`` states these numbers (this test keeps it true) and the value is
+    provisional, naming who must decide it."""
+    zero = tmp_path / "zero.yaml"
+    zero.write_text(_CITY_DEFAULT_ZERO.format(base=V2024_PATH), "utf-8")
+    records = yc.load_records(EXAMPLES / "subjects.jsonl", EXAMPLES / "events.jsonl")
+    deposits = read_deposits(EXAMPLES / "deposits.csv")
+    runs = {
+        10: p2024.evaluate(records, as_of=AS_OF),
+        0: yc.load_policy(zero).evaluate(records, as_of=AS_OF),
+    }
+    results = {k: {r.subject.id: r for r in run} for k, run in runs.items()}
+    graded = sorted(sid for sid, r in results[10].items() if r.status == "graded")
+    assert graded == ["JS-C01", "JS-C02", "JS-H01", "JS-H02", "JS-H03"]
+    for sid in graded:
+        high, low = results[10][sid].score, results[0][sid].score
+        assert high is not None and low is not None and high == low + 10, sid
+
+    def order(k: int) -> list[str]:
+        return sorted(graded, key=lambda sid: (-(results[k][sid].score or 0), sid))
+
+    assert order(10) == order(0)
+    assert {sid: results[10][sid].grade for sid in graded} == {
+        "JS-C01": "优秀",
+        "JS-C02": "不合格",
+        "JS-H01": "良好",
+        "JS-H02": "合格",
+        "JS-H03": "合格",
+    }
+    assert {sid: results[0][sid].grade for sid in graded} == {
+        "JS-C01": "优秀",
+        "JS-C02": "不合格",
+        "JS-H01": "合格",
+        "JS-H02": "不合格",
+        "JS-H03": "不合格",
+    }
+    shares = {
+        k: {s.subject_id: s.allocated for s in allocate(run, deposits).shares}
+        for k, run in runs.items()
+    }
+    assert shares[10] == SHARES_DEFAULT_10
+    assert shares[0] == SHARES_DEFAULT_0
+    assert sum(SHARES_DEFAULT_10.values()) == sum(SHARES_DEFAULT_0.values()) == 76_730_865
+    # the same points added to every score narrow the ratios: money moves to the lower scores
+    assert shares[10]["JS-C02"] > shares[0]["JS-C02"] and shares[10]["JS-H01"] < shares[0]["JS-H01"]
+    value = p2024.model.parameters["city_default_points"].values["2023-01-01"]
+    assert value.value == 10
+    assert value.provisional is not None
+    for who in ("设区市医保局", "绩效评价工作领导小组", "评价评分标准"):
+        assert who in value.provisional
+    note = " ".join((value.note or "").split())
+    assert "changes no" not in note
+    for text in (
+        "487,042",
+        "416,647",
+        "54,552,498",
+        "55,192,662",
+        "良好 88.5 to 合格 78.5",
+        "合格 66 to 不合格 56",
+        "合格 69 to 不合格 59",
+    ):
+        assert text in note, text
+    listed = {v.path for v in p2024.provisional()}
+    assert "parameters.city_default_points.values.2023-01-01" in listed
+
+
+@pytest.mark.parametrize("path", [V2023_PATH, V2024_PATH, SUQIAN_PATH])
+def test_issue14_item11_grade_labels_2_2_are_provisional(path: Path) -> None:
+    """二(二), 四 (issue 14 item 11): the 办法 speaks of 评价结果 and a 百分制 score, never of
+    grade labels — 优秀, 良好, 合格 and 不合格 are each provisional (pack metadata, not a rule),
+    and ``validate --provisional`` lists every one in both classes."""
+    pack = yc.load_policy(path)
+    listed = {v.path for v in pack.provisional()}
+    for rs in ("inpatient", "outpatient"):
+        grading = pack.model.rulesets[rs].grading
+        assert isinstance(grading, ScoreGrading)
+        assert [g.label for g in grading.grades] == ["优秀", "良好", "合格", "不合格"]
+        for i, grade in enumerate(grading.grades):
+            assert grade.provisional and "grade label" in grade.provisional
+            assert f"rulesets.{rs}.grading.grades[{i}]" in listed
+
+
+@pytest.mark.parametrize("ruleset", ["inpatient", "outpatient"])
+def test_issue14_item11_monitoring_flags_2_2_are_provisional(
+    p2024: yc.Policy, ruleset: str
+) -> None:
+    """二(二) 确定部分指标为全省监测指标 (issue 14 item 11): the text names no monitoring indicator,
+    so every item flagged ``monitoring: true`` (four of them were unmarked) says in its
+    provisional note that whether it is one is for 附件1/附件2 to say."""
+    grading = p2024.model.rulesets[ruleset].grading
+    assert isinstance(grading, ScoreGrading)
+    flagged = [i for c in grading.categories for i in c.items if i.monitoring]
+    assert {i.id for i in flagged} == MONITORING[ruleset]
+    for item in flagged:
+        assert item.provisional and "monitoring indicator" in item.provisional, item.id
+        assert "二(二)" in item.provisional, item.id
+
+
+def _cited_sources(node: Any) -> set[str]:
+    """The ``source`` of every ``clause: {source: …, ref: …}`` in a validated pack."""
+    if isinstance(node, ClauseRef):
+        return {node.source}
+    if isinstance(node, BaseModel):
+        return set().union(*(_cited_sources(getattr(node, n)) for n in type(node).model_fields))
+    if isinstance(node, dict):
+        return set().union(*(_cited_sources(v) for v in node.values()))
+    if isinstance(node, list):
+        return set().union(*(_cited_sources(v) for v in node))
+    return set()
+
+
+def test_issue14_item11_suqian_city_indicator_names_2_2_are_provisional(suqian: yc.Policy) -> None:
+    """二(二) 预留10%由各设区市…制定 (issue 14 item 11): Suqian's four indicator names come from
+    the project's issue 4, not from a published text. Each city fact, the city category and
+    each city item is provisional; the source ``sq2024`` is a provisional placeholder that no
+    rule cites while it is unread; ``validate --provisional`` lists it at its line, and the
+    inherited note that the provincial 2024 version is a provisional copy in the 2024 file."""
+    sources = {s.id: s for s in suqian.model.pack.sources}
+    placeholder = sources["sq2024"]
+    assert placeholder.provisional and "not in the seeds" in placeholder.provisional
+    assert "sq2024" not in _cited_sources(suqian.model)
+    assert sources["js26"].provisional is None
+    for rs in ("inpatient", "outpatient"):
+        ruleset = suqian.model.rulesets[rs]
+        for name in FULL_SUQIAN:
+            fact = ruleset.facts[name]
+            assert fact.provisional and "issue 4" in fact.provisional, (rs, name)
+        grading = ruleset.grading
+        assert isinstance(grading, ScoreGrading)
+        city = grading.categories[-1]
+        assert city.provisional and "issue 4" in city.provisional
+        assert all(i.provisional for i in city.items if i.id in FULL_SUQIAN)
+    listed = {v.path: v for v in suqian.provisional()}
+    entry = listed["pack.sources[1]"]
+    line = SUQIAN_PATH.read_text("utf-8").splitlines().index("      provisional: >-") + 1
+    assert (Path(entry.file or "").resolve(), entry.line) == (SUQIAN_PATH.resolve(), line)
+    assert Path(listed["pack"].file or "").resolve() == V2024_PATH.resolve()
+
+
+def test_issue14_item11_validate_provisional_lists_pack_metadata(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Principle 2, 二(二) (issue 14 item 11): a pack's metadata — ``pack`` itself, a source, a
+    grade label — may be provisional like any rule, and ``validate --provisional`` lists it
+    beside the rules' values, at the line of its own ``provisional:`` in the file that wrote
+    it (here a pack extending the provincial 2024 version)."""
+    path = tmp_path / "meta.yaml"
+    path.write_text(
+        f"extends: {V2024_PATH}\n"
+        "pack:\n"
+        "  id: meta_example\n"
+        '  version: "x"\n'
+        "  provisional: this pack's identity is printed nowhere\n"
+        "  sources:\n"
+        "    - id: js26\n"
+        "      provisional: the number is as printed, the date is not\n",
+        "utf-8",
+    )
+    assert main(["validate", "--provisional", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert f"  {path}:5: pack: provisional: this pack's identity is printed nowhere\n" in out
+    assert f"  {path}:8: pack.sources[0]: provisional: the number is as printed" in out
+    assert "jiangsu_perf_2023.yaml:" in out and "grading.grades[3]: provisional:" in out
+    assert out.count(": pack: provisional:") == 1  # the city's own replaces the 2024 version's

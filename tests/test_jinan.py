@@ -591,6 +591,308 @@ def test_history_missing_shows_in_the_trace(pack: yc.Policy) -> None:
 
 
 # ---------------------------------------------------------------------------------------------
+# 三(五) 不良行为信息有效期届满…后,原信用主体评价结果自动失效: an earlier result lapses
+# ---------------------------------------------------------------------------------------------
+
+LAPSE_CLAUSE = f"{DOC} 三(五)"
+
+
+def both_engines(
+    events: list[dict[str, Any]],
+    history: list[dict[str, Any]] | None,
+    as_of: dt.date = AS_OF,
+    pack: yc.Policy = _PACK,
+) -> yc.Result:
+    """The result of ``X`` on the Python engine, after checking that the DuckDB engine gives
+    the same (the contract's JSON with the full trace, zh and en, and the same warnings)."""
+    subjects = [inst("X")]
+    model = pack.evaluate(subjects, events, as_of=as_of, history=history)
+    duck = pack.evaluate(subjects, events, as_of=as_of, history=history, engine="duckdb")
+    for lang in ("zh", "en"):
+        assert [yc.result_to_dict(r, lang) for r in duck] == [
+            yc.result_to_dict(r, lang) for r in model
+        ]
+    assert [str(w) for w in duck.warnings] == [str(w) for w in model.warnings]
+    r = model.get("X")
+    assert r is not None
+    return r
+
+
+def _without_lapse(tmp_path: Path) -> yc.Policy:
+    """The pack with its `history.lapse` taken out: what it did before 三(五)'s lapse."""
+    text = PACK_PATH.read_text(encoding="utf-8")
+    start = text.index("      lapse:\n")
+    end = text.index("\n    grading:\n")
+    path = tmp_path / "jinan.yaml"
+    path.write_text(text[:start] + text[end + 1 :], encoding="utf-8")
+    return yc.load_policy(path)
+
+
+def test_3_5_earlier_c_lapses_once_all_its_events_expired(tmp_path: Path) -> None:
+    """三(五) 不良行为信息有效期届满…后,原信用主体评价结果自动失效 (issue 14, item 1): the 2023 C
+    of a subject whose 2023 violations (1y validity, provisional) have both expired no longer
+    deducts as of 2024-12-31 — A 92, exactly as without that history; without the pack's
+    `lapse` the same records gave B 84 (历史信用信息 40)."""
+    events = [
+        committed(),
+        ev("v1", "X", "violation", "2023-03-01"),
+        ev("v2", "X", "violation", "2023-11-30"),
+    ]
+    r = both_engines(events, [_past("C")])
+    assert (r.grade, r.score) == ("A", 92)
+    without = one(_PACK, events)
+    assert (without.grade, without.score) == ("A", 92)
+    assert categories(r) == categories(without)
+    s = steps(r)
+    h = s["history.previous_rank"]
+    assert h["outcome"] is None
+    assert h["inputs"]["cycles"] == [
+        {
+            "as_of": "2023-12-31",
+            "status": "lapsed",
+            "grade": None,
+            "lapsed_grade": "C",
+            "clause": LAPSE_CLAUSE,
+            "events": [
+                {
+                    "id": "v1",
+                    "kind": "violation",
+                    "date": "2023-03-01",
+                    "counted_until": "2024-03-01",
+                },
+                {
+                    "id": "v2",
+                    "kind": "violation",
+                    "date": "2023-11-30",
+                    "counted_until": "2024-11-30",
+                },
+            ],
+        }
+    ]
+    assert s["item.history.previous_c"]["outcome"] == 0
+    assert "2023-12-31=lapsed" in yc.render_text(r, "zh")
+    assert "2023-12-31=lapsed" in yc.render_text(r, "en")
+    before = one(_without_lapse(tmp_path), events, history=[_past("C")])
+    assert (before.grade, before.score, categories(before)["history"]) == ("B", 84, 40)
+
+
+@pytest.mark.parametrize(
+    ("last", "status", "grade", "score"),
+    [("2023-12-30", "lapsed", "A", 92), ("2023-12-31", "graded", "C", 79)],
+    ids=["validity-ended-the-day-before", "last-day-of-validity"],
+)
+def test_3_5_lapse_boundary_on_the_last_day_of_validity(
+    last: str, status: str, grade: str, score: float
+) -> None:
+    """三(五) 有效期届满 includes its last day (《民法典》第201条, 第202条, 第1259条): the 2023 C
+    counted v1 (expired 2024-03-01) and a last violation. Dated 2023-12-31, that violation counts
+    up to and including 2024-12-31: as of that day the C still stands and deducts (失信信息 90,
+    历史信用信息 40 → 10 + 10 + 6 + 45 + 8 = 79, C). Dated 2023-12-30, its validity ended on
+    2024-12-30, the day before: the C has lapsed (A 92)."""
+    events = [
+        committed(),
+        ev("v1", "X", "violation", "2023-03-01"),
+        ev("v2", "X", "violation", last),
+    ]
+    r = both_engines(events, [_past("C")])
+    assert (r.grade, r.score) == (grade, score)
+    cycle = _earlier(r)
+    assert cycle["status"] == status
+    if status == "graded":
+        assert cycle == {"as_of": "2023-12-31", "status": "graded", "grade": "C"}
+        assert steps(r)["item.history.previous_c"]["outcome"] == -40
+        assert steps(r)["fact.violations"]["evidence"] == ["v2"]
+    else:
+        assert [e["counted_until"] for e in cycle["events"]] == ["2024-03-01", "2024-12-30"]
+
+
+@pytest.mark.parametrize(
+    ("repaired_on", "grade", "score"),
+    [(None, "C", 69), ("2024-10-15", "A", 92), ("2024-12-31", "A", 92)],
+    ids=["no-repair", "repaired", "repaired-on-as-of"],
+)
+def test_3_5_a_granted_repair_lapses_the_earlier_result(
+    repaired_on: str | None, grade: str, score: float
+) -> None:
+    """三(五) 信用修复 with 原信用主体评价结果自动失效: the 2023 C counted a serious violation of
+    2023-05-01, in force until 2026-05-01 (3y, provisional). Unrepaired, it deducts in 失信信息
+    (70) and keeps the C (历史信用信息 40): 10 + 10 + 6 + 35 + 8 = 69, C. A granted repair
+    neutralises it from the repair's own date (on as_of itself too), and the C lapses with it:
+    A 92, as without the history."""
+    events = [committed(), ev("s1", "X", "serious_violation", "2023-05-01")]
+    if repaired_on:
+        events.append(ev("r1", "X", "repair", repaired_on, repairs="s1"))
+    r = both_engines(events, [_past("C")])
+    assert (r.grade, r.score) == (grade, score)
+    cycle = _earlier(r)
+    if repaired_on is None:
+        assert cycle == {"as_of": "2023-12-31", "status": "graded", "grade": "C"}
+    else:
+        assert cycle["status"] == "lapsed"
+        assert cycle["events"] == [
+            {
+                "id": "s1",
+                "kind": "serious_violation",
+                "date": "2023-05-01",
+                "repaired_by": "r1",
+                "repaired_on": repaired_on,
+            }
+        ]
+        assert steps(r)["repair"]["evidence"] == ["s1"]
+
+
+def test_3_5_an_earlier_result_with_one_event_still_in_force_still_deducts() -> None:
+    """三(五): the 2023 C counted a violation (expired 2024-03-01) and a serious violation of
+    2023-02-01 (3y, in force until 2026-02-01). One of its adverse events still counts, so the
+    result stands and deducts: 失信信息 70, 历史信用信息 40 → 69, C."""
+    events = [
+        committed(),
+        ev("v1", "X", "violation", "2023-03-01"),
+        ev("s1", "X", "serious_violation", "2023-02-01"),
+    ]
+    r = both_engines(events, [_past("C")])
+    assert (r.grade, r.score) == ("C", 69)
+    assert _earlier(r) == {"as_of": "2023-12-31", "status": "graded", "grade": "C"}
+    assert categories(r)["history"] == 40
+    assert steps(r)["history.previous_rank"]["outcome"] == 2
+
+
+@pytest.mark.parametrize(
+    "events",
+    [
+        [],
+        [ev("v0", "X", "violation", "2022-06-01")],
+        [
+            ev("v0", "X", "violation", "2023-06-01"),
+            ev("r0", "X", "repair", "2023-10-01", repairs="v0"),
+        ],
+        [ev("k0", "X", "complaint", "2023-06-01", verified=False)],
+    ],
+    ids=["no-events", "expired-before-it", "repaired-before-it", "unverified-complaint"],
+)
+def test_3_5_a_result_that_counted_no_adverse_event_stands(events: list[dict[str, Any]]) -> None:
+    """三(五) (reading): a result lapses on the expiry or repair of the adverse information it
+    counted; one that counted none stands — no events on file (never lapsed for want of
+    records), a violation that had expired (2023-06-01) or been repaired (2023-10-01) before the
+    2023 evaluation, an unverified complaint (never scored): 历史信用信息 40, B 84."""
+    r = both_engines([committed(), *events], [_past("C")])
+    assert (r.grade, r.score) == ("B", 84)
+    assert _earlier(r) == {"as_of": "2023-12-31", "status": "graded", "grade": "C"}
+
+
+def test_3_5_an_earlier_a_does_not_lapse() -> None:
+    """三(五) (reading): only an earlier B, C or D lapses. The 2023 A counted a violation that
+    expired on 2024-03-01; the A still adds its bonus (历史信用信息 90 → 94), since its lapse
+    would make the expiry of an event cost the subject."""
+    events = [committed(), ev("v1", "X", "violation", "2023-03-01")]
+    r = both_engines(events, [_past("A")])
+    assert (r.grade, r.score) == ("A", 94)
+    assert _earlier(r) == {"as_of": "2023-12-31", "status": "graded", "grade": "A"}
+
+
+@pytest.mark.parametrize("grade", ["B", "D"])
+def test_3_5_an_earlier_b_or_d_lapses_too(grade: str) -> None:
+    """三(五): the lapse holds for every grade below A (B −20, D −60 no longer deducted)."""
+    events = [committed(), ev("b1", "X", "agreement_breach", "2023-08-01")]
+    r = both_engines(events, [_past(grade)])
+    assert (r.grade, r.score) == ("A", 92)
+    assert _earlier(r)["lapsed_grade"] == grade
+
+
+def test_3_5_lapse_reads_each_fact_in_its_own_window(tmp_path: Path) -> None:
+    """三(五) "the events it counted" are those of the lapse's facts, each in its own window
+    bounded as of the earlier as_of. With the serious-violation fact read over the 1y cycle
+    instead (a copy of the pack), the 2023 C did not count the serious violation of 2022-06-01
+    (outside 2023-01-01 .. 2023-12-31), so its violation's expiry lapses it; with the pack's
+    window in_force it counted it, and the C stands while it is in force (until 2025-06-01)."""
+    old = "        where: kind == 'serious_violation'\n        window: in_force\n"
+    path, _text = pack_copy(
+        tmp_path, old, "        where: kind == 'serious_violation'\n        window: cycle\n"
+    )
+    copy = yc.load_policy(path)
+    events = [
+        committed(),
+        ev("s1", "X", "serious_violation", "2022-06-01"),
+        ev("v1", "X", "violation", "2023-03-01"),
+    ]
+    stands = both_engines(events, [_past("C")])
+    assert _earlier(stands)["status"] == "graded"
+    assert (stands.grade, stands.score) == ("C", 69)
+    # the copy does not count s1 in 2024 either (outside 2024's cycle): 失信信息 100
+    lapsed = both_engines(events, [_past("C")], pack=copy)
+    assert _earlier(lapsed)["status"] == "lapsed"
+    assert [e["id"] for e in _earlier(lapsed)["events"]] == ["v1"]
+    assert (lapsed.grade, lapsed.score) == ("A", 92)
+
+
+def test_3_5_lapse_through_the_cli_on_duckdb(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """三(五) on the command line (records files, DuckDB): the JSON result's history step lists
+    the lapsed 2023 C with its events, as the Python engine does."""
+    subjects = tmp_path / "subjects.jsonl"
+    events = tmp_path / "events.jsonl"
+    history = tmp_path / "history.jsonl"
+    subjects.write_text(json.dumps(inst("X")) + "\n", encoding="utf-8")
+    rows = [committed(), ev("v1", "X", "violation", "2023-03-01")]
+    events.write_text("".join(json.dumps(e) + "\n" for e in rows), encoding="utf-8")
+    history.write_text(json.dumps({**_past("C"), "policy": {"id": "jinan"}}) + "\n", "utf-8")
+    argv = [
+        "evaluate",
+        str(PACK_PATH),
+        "--subjects",
+        str(subjects),
+        "--events",
+        str(events),
+        "--as-of",
+        "2024-12-31",
+        "--history",
+        str(history),
+    ]
+    assert main(argv) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert (out["grade"], out["score"]) == ("A", 92)
+    [h] = [s for s in out["trace"] if s["step"] == "history.previous_rank"]
+    assert h["inputs"]["cycles"][0]["status"] == "lapsed"
+    assert h["inputs"]["cycles"][0]["events"][0]["id"] == "v1"
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "words"),
+    [
+        (
+            "        grades: [B, C, D]\n        facts:\n",
+            "        grades: [B, E]\n        facts:\n",
+            "unknown grade 'E'",
+        ),
+        (
+            "          - commitment_breaches\n",
+            "          - committed\n",
+            "window 'current_agreement', which starts on a date of the subject (since)",
+        ),
+        ("          - commitment_breaches\n", "          - agreement_1y\n", "a compute fact"),
+        ("          - commitment_breaches\n", "          - penalties\n", "not a fact of this"),
+    ],
+    ids=["unknown-grade", "since-window", "compute-fact", "unknown-fact"],
+)
+def test_3_5_lapse_errors_are_load_errors_with_lines(
+    tmp_path: Path, old: str, new: str, words: str
+) -> None:
+    """三(五) `history.lapse` is checked at load time: its grades must be the pack's, its facts
+    event facts whose windows and filters can be judged as of an earlier date from the events
+    alone (not `committed`, whose window starts on designated_on)."""
+    path, text = pack_copy(tmp_path, old, new)
+    with pytest.raises(yc.PackError) as info:
+        yc.load_policy(path)
+    [problem] = info.value.problems
+    assert words in problem.message
+    assert problem.location.path is not None
+    assert problem.location.path.startswith("rulesets.institution.history.lapse.")
+    first = line_of(text, r"^      lapse:$")
+    assert problem.location.line is not None and first < problem.location.line < first + 12
+
+
+# ---------------------------------------------------------------------------------------------
 # 四(一)2 two 主体; exclusion of a subject not yet designated
 # ---------------------------------------------------------------------------------------------
 
@@ -650,6 +952,16 @@ def _base(signed: bool, rewards: int) -> list[dict[str, Any]]:
     return out
 
 
+def _earlier(r: yc.Result) -> dict[str, Any]:
+    """The earlier cycle (2023-12-31) as the history step shows it."""
+    cycle: dict[str, Any] = steps(r)["history.previous_rank"]["inputs"]["cycles"][0]
+    return cycle
+
+
+def _lapsed(r: yc.Result) -> bool:
+    return _earlier(r)["status"] == "lapsed"
+
+
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     st.lists(ADVERSE_EVENT, max_size=12),
@@ -666,15 +978,22 @@ def test_more_deductions_never_raise_a_score(
     previous: str | None,
 ) -> None:
     """三(二)/三(四): adding one more adverse event never raises the score nor improves the
-    grade."""
+    grade — but for the one case 三(五) makes: an earlier B/C/D that counted no adverse event
+    stands, and one whose every counted event has expired lapses, so an extra event that the
+    earlier result counted and that has expired since lapses it (the lapse then lists that
+    event alone)."""
     history = [_past(previous)] if previous else []
     before_events = _base(signed, rewards) + [_adverse(i, k, d) for i, (k, d) in enumerate(adverse)]
     after_events = [*before_events, _adverse(99, *extra)]
     before = one(_PACK, before_events, history=history)
     after = one(_PACK, after_events, history=history)
     assert before.score is not None and after.score is not None
-    assert after.score <= before.score
     assert before.grade is not None and after.grade is not None
+    if _lapsed(after) and not _lapsed(before):
+        assert previous in ("B", "C", "D")
+        assert [e["id"] for e in _earlier(after)["events"]] == ["e99"]
+        return
+    assert after.score <= before.score
     assert RANK[after.grade] >= RANK[before.grade]
 
 
@@ -683,21 +1002,33 @@ def test_more_deductions_never_raise_a_score(
     st.lists(ADVERSE_EVENT, min_size=1, max_size=10),
     st.data(),
     st.booleans(),
+    st.sampled_from([None, "A", "B", "C", "D"]),
 )
 def test_a_repair_never_lowers_a_score(
-    adverse: list[tuple[str, dt.date]], data: st.DataObject, signed: bool
+    adverse: list[tuple[str, dt.date]], data: st.DataObject, signed: bool, previous: str | None
 ) -> None:
     """三(五): adding a repair of an existing adverse event never lowers the score nor worsens
-    the grade."""
+    the grade — but for the one case 三(五) makes: a repair dated on or before the earlier
+    evaluation (2023-12-31) takes the event out of what that result counted, and a result whose
+    only counted event that was no longer lapses on it (it counted none: it stands)."""
+    history = [_past(previous)] if previous else []
     events = _base(signed, 0) + [_adverse(i, k, d) for i, (k, d) in enumerate(adverse)]
     target = data.draw(st.integers(min_value=0, max_value=len(adverse) - 1))
     day = adverse[target][1]
     repaired_on = data.draw(st.dates(min_value=day, max_value=AS_OF))
-    before = one(_PACK, events)
-    after = one(_PACK, [*events, ev("rep", "X", "repair", repaired_on, repairs=f"e{target}")])
+    before = one(_PACK, events, history=history)
+    after = one(
+        _PACK,
+        [*events, ev("rep", "X", "repair", repaired_on, repairs=f"e{target}")],
+        history=history,
+    )
     assert before.score is not None and after.score is not None
-    assert after.score >= before.score
     assert before.grade is not None and after.grade is not None
+    if _lapsed(before) and not _lapsed(after):
+        assert repaired_on <= dt.date(2023, 12, 31)
+        assert [e["id"] for e in _earlier(before)["events"]] == [f"e{target}"]
+        return
+    assert after.score >= before.score
     assert RANK[after.grade] <= RANK[before.grade]
 
 
@@ -758,7 +1089,7 @@ EXPECTED_2023 = {
 EXPECTED_2024 = {
     "JNH001": ("A", 95, [100, 100, 70, 100, 90]),
     "JNH002": ("B", 84, [100, 100, 60, 80, 90]),
-    "JNH003": ("C", 74, [0, 100, 60, 100, 40]),
+    "JNH003": ("B", 82, [0, 100, 60, 100, 80]),  # its 2023 C lapsed (三(五))
     "JNC001": ("B", 88, [100, 60, 60, 100, 80]),
     "JNC002": ("B", 89, [50, 100, 60, 100, 90]),
     "JNC003": ("B", 83, [100, 100, 60, 90, 60]),
@@ -785,9 +1116,18 @@ def test_examples_match_the_readme(pack: yc.Policy) -> None:
     jnp002 = run.get("JNP002")
     assert jnp002 is not None and jnp002.veto == 0
     assert [w.code for w in run.warnings] == []
+    # 三(五): JNH003's 2023 C counted a complaint and a breach, both expired in 2024: it lapsed.
+    # JNP003's 2023 C counted a serious violation in force until 2025-11-30, and JNC003's
+    # 2023 B a violation of 2023-12-31 still counting on 2024-12-31: both stand.
+    earlier = {r.subject_id: _earlier(r) for r in run}
+    assert earlier["JNH003"]["status"] == "lapsed"
+    assert [e["id"] for e in earlier["JNH003"]["events"]] == ["JN-K-001", "JN-B-001"]
+    assert (earlier["JNP003"]["status"], earlier["JNP003"]["grade"]) == ("graded", "C")
+    assert (earlier["JNC003"]["status"], earlier["JNC003"]["grade"]) == ("graded", "B")
     s = summarize(run)
-    assert s["by_outcome"] == {"A": 4, "B": 4, "C": 1, "D": 2}
-    assert s["score_means"]["institution"]["score"] == 84.18
+    assert s["by_outcome"] == {"A": 4, "B": 5, "D": 2}
+    assert s["score_means"]["institution"]["score"] == 84.91
+    assert s["score_means"]["institution"]["history"] == 80.91
 
 
 def test_summary_command_on_the_examples(capsys: pytest.CaptureFixture[str]) -> None:

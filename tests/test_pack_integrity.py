@@ -18,6 +18,7 @@ import yaml
 
 import yibao_credit as yc
 from yibao_credit.cli.main import main
+from yibao_credit.pack.manifest import is_manifest, read_manifest
 
 ROOT = Path(__file__).resolve().parents[1]
 POLICIES = ROOT / "policies"
@@ -259,7 +260,13 @@ def test_test_the_policies_glob_runs_each_case_once(
     first named."""
     monkeypatch.chdir(ROOT)
     files = [f.relative_to(ROOT).as_posix() for f in policy_files()]
-    tests_files = [f for f in files if f.endswith(".tests.yaml")]
+    named: list[str] = []
+    for f in files:
+        if f.endswith(".tests.yaml"):
+            named.append(f)
+        elif is_manifest(f):  # a manifest (issue 14): the tests beside the versions it names
+            named += [t.as_posix() for t in sorted(read_manifest(f).folder.glob("*.tests.yaml"))]
+    tests_files = list(dict.fromkeys(named))
     total = sum(cases_in(ROOT / f) for f in tests_files)
     before = digests(policy_files())
     code, out, err = cli(capsys, "test", *files, "-v")

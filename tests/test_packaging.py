@@ -25,6 +25,7 @@ import pytest
 import yibao_credit as yc
 from yibao_credit.cli.main import main
 from yibao_credit.pack import bundled
+from yibao_credit.packtest.cases import read_tests
 from yibao_credit.policy import load_policies
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -243,13 +244,14 @@ def test_validate_and_test_take_an_id(
     assert out.startswith(f"{pack}: ok — pack zhenjiang 2024.1, ")
     n = len(yc.load_policy("zhenjiang").rulesets)
     assert f"{n} ruleset(s)" in out
+    cases = len(read_tests(ROOT / "policies" / "zhenjiang.tests.yaml").model.cases)
     code, out, err = cli(capsys, "test", "zhenjiang")
-    assert (code, out, err) == (0, "18 passed, 0 failed\n", "")
+    assert (code, out, err) == (0, f"{cases} passed, 0 failed\n", "")
     own = tmp_path / "mine.tests.yaml"
     text = (ROOT / "policies" / "zhenjiang.tests.yaml").read_text(encoding="utf-8")
     own.write_text("pack: zhenjiang\n" + text, encoding="utf-8")
     code, out, err = cli(capsys, "test", own)
-    assert (code, out, err) == (0, "18 passed, 0 failed\n", "")
+    assert (code, out, err) == (0, f"{cases} passed, 0 failed\n", "")
 
 
 # -- yibao-credit packs, --version ---------------------------------------------------------------

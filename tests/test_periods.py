@@ -243,3 +243,35 @@ def test_zhenjiang_3_2_1_4_an_earlier_result_a_day_off_its_cycle_is_a_warning(
             f"{day}, 1 day(s) from the cycle ending 2023-12-31"
         )
         assert off[0].location.path == "as_of"
+
+
+# -- a fact filter on an attribute the pack declares on its own kind ---------------------------
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_a_filter_on_a_declared_event_attribute_runs_on_both_engines(
+    tmp_path: Path, engine: str
+) -> None:
+    """Found while encoding issue 14 item 9: the Python engine's generated function named
+    its exclusion index ``_x``, hiding the runtime's reader of declared event attributes, so
+    ``where: rating == 'D'`` failed with UnboundLocalError (DuckDB ran it)."""
+    text = PACK.replace("CYCLE", "").replace(
+        "where: kind == 'violation'", "where: kind == 'rating' and rating == 'D'"
+    ) + (
+        "event_kinds:\n"
+        "  rating:\n"
+        "    title: {zh: 公共信用评价, en: public credit rating}\n"
+        "    clause: 一\n"
+        "    attributes:\n"
+        "      rating: {type: str, required: true, choices: [A, B, C, D]}\n"
+    )
+    path = tmp_path / "rating.yaml"
+    path.write_text(text, encoding="utf-8")
+    policy = yc.load_policy(path)
+    events = [
+        {"id": "r1", "subject_id": "H1", "kind": "rating", "date": "2024-05-01", "rating": "D"},
+        {"id": "r2", "subject_id": "H2", "kind": "rating", "date": "2024-05-01", "rating": "B"},
+    ]
+    subjects = [{"id": "H1", "type": "institution"}, {"id": "H2", "type": "institution"}]
+    run = policy.evaluate(subjects, events, as_of=dt.date(2024, 12, 31), engine=engine)
+    assert {r.subject_id: r.grade for r in run} == {"H1": "B", "H2": "A"}

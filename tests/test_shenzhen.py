@@ -13,6 +13,14 @@ pin as *published* is the structure: four institution grades, groups by type, le
 deductions and bonus points, the measures of 三 per grade, the practitioners' thresholds 9 and
 12 within a natural year, and 失信参保人. Unless a test says otherwise the evaluation is as of
 2024-12-31: the evaluation year is 2024-01-01 .. 2024-12-31.
+
+二(二) pre-evaluation, feedback and appeals and 二(三) the district and city review are pack
+procedures and review stages: the article prints the steps but no period, so the feedback period
+(10 working days after the notification) and the decision period (15 working days after the
+feedback) are provisional, and so are the order of the two review levels (district, then city)
+and what each may change. The review stages read `credit_info` records (collected → district →
+city, the latest stage's value standing); the deadlines are worked out by hand on the 国务院办公厅
+calendar in the comments.
 """
 
 from __future__ import annotations
@@ -537,6 +545,9 @@ def test_validate_provisional_lists_the_provisional_values(
         "rulesets.institution.measures[6]",
         "rulesets.practitioner.grading.rules[0]",
         "rulesets.insured.grading.rules[0]",
+        "procedures[0]",
+        "procedures[1]",
+        "review",
     ]:
         assert expected in paths, expected
     assert not any("suspension_points" in p or "termination_points" in p for p in paths)
@@ -640,3 +651,392 @@ def test_example_data_set_gives_the_readme_outcomes() -> None:
     assert {sid: g for sid, g in reset.items() if sid.startswith("SZD")} == dict.fromkeys(
         ["SZD001", "SZD002", "SZD003", "SZD004", "SZD005", "SZD006"], "A+"
     )
+
+
+# -- 二(二) pre-evaluation, feedback and appeals; 二(三) the district and city review ------------
+#
+# Deadlines, worked out by hand (国办发明电〔2024〕12号: 劳动节 5月1日至5日放假, 4月27日(日)上班;
+# 端午节 5月31日至6月2日). Notified Fri 2025-04-25: 04-26 Sat not counted; 04-27 Sun (调休上班) =1;
+# 04-28..30 =2..4; 05-01..05 off; 05-06..09 =5..8; 05-10, 11 weekend; 05-12 =9; 05-13 Tue =10.
+# Feedback on 05-13: 05-14..16 =1..3; 05-19..23 =4..8; 05-26..30 =9..13; 05-31..06-02 off;
+# 06-03 =14; 06-04 Wed =15. Feedback on 05-06: 05-07..09 =1..3; 05-12..16 =4..8; 05-19..23
+# =9..13; 05-26 =14; 05-27 Tue =15.
+
+ENGINES = ["python", "duckdb"]
+NOTIFIED_ON = "2025-04-25"
+FEEDBACK_CLOSES = "2025-05-13"
+"""The 10th working day after 2025-04-25 (the provisional feedback period of 二(二))."""
+DECISION_DUE = "2025-06-04"
+"""The 15th working day after feedback received on 2025-05-13 (provisional, 二(二))."""
+
+
+def info(
+    sid: str, key: str, stage: str, indicator: str, value: float, date: str = MID
+) -> dict[str, Any]:
+    """One piece of credit information (二(一)) as one review stage has it (二(三))."""
+    return ev(
+        f"{sid}-{key}-{stage}-{indicator}",
+        sid,
+        "credit_info",
+        date,
+        stage=stage,
+        info=key,
+        indicator=indicator,
+        value=value,
+    )
+
+
+def proc(sid: str, step_name: str, date: str, **extra: Any) -> dict[str, Any]:
+    return {"id": f"{sid}-{step_name}", "subject_id": sid, "step": step_name, "date": date, **extra}
+
+
+def staged(
+    subject: dict[str, Any],
+    events: list[dict[str, Any]] | None = None,
+    procedures: list[dict[str, Any]] | None = None,
+    on: dt.date | None = None,
+    engine: str = "python",
+) -> yc.Result:
+    run = PACK.evaluate(
+        [subject], events or [], as_of=AS_OF, procedures=procedures, on=on, engine=engine
+    )
+    r = run.get(subject["id"])
+    assert r is not None
+    return r
+
+
+def life(r: yc.Result) -> dict[str, Any]:
+    found: dict[str, Any] = contract(r)["lifecycle"]
+    return found
+
+
+def stages(r: yc.Result) -> list[tuple[str, Any, Any]]:
+    return [(s["stage"], s["score"], s["grade"]) for s in step(r, "review")["inputs"]["stages"]]
+
+
+TWO_VIOLATIONS = [
+    info("C", "X1", "collected", "violation", 1, "2024-03-12"),
+    info("C", "X2", "collected", "violation", 1, "2024-08-20"),
+]
+"""As collected (二(一)): two violations of a clinic → 80, B (the pre-evaluation result)."""
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+@pytest.mark.parametrize(
+    ("received", "in_time", "stage"),
+    [(FEEDBACK_CLOSES, True, "under_review"), ("2025-05-14", False, "final")],
+    ids=["10th-working-day", "the-day-after"],
+)
+def test_2_2_feedback_on_the_pre_evaluation_is_due_within_10_working_days(
+    received: str, in_time: bool, stage: str, engine: str
+) -> None:
+    """二(二) 在期限内收到反馈申诉意见: feedback on the 10th working day after the notification
+    is in time (期限内 includes its last day), the day after is late and the result stands. The
+    period starts the day after the notification (《民法典》第201条), counts the make-up working
+    day 2025-04-27 and skips 劳动节. Its length and unit are provisional: the article prints
+    none."""
+    events = violations("C", 2)
+    r = staged(
+        inst("C"),
+        events,
+        [proc("C", "notification", NOTIFIED_ON), proc("C", "objection", received)],
+        on=dt.date(2025, 5, 20),
+        engine=engine,
+    )
+    lc = life(r)
+    assert (lc["objection_in_time"], lc["stage"]) == (in_time, stage)
+    assert lc["deadlines"]["feedback"] == FEEDBACK_CLOSES
+    assert ("appeal_review" in lc["deadlines"]) is in_time
+    assert (r.grade, r.score) == ("B", 80)
+    deadline = step(r, "procedure.feedback")
+    assert deadline["outcome"] == FEEDBACK_CLOSES
+    assert deadline["clause"] == f"{ART} 二(二)" and "provisional" in deadline
+    assert (deadline["inputs"]["days"], deadline["inputs"]["unit"]) == (10, "working_days")
+    assert deadline["inputs"]["from"] == NOTIFIED_ON
+    assert step(r, "lifecycle.objection")["outcome"] is in_time
+    counted = dict(PACK.calendar.explain_add(dt.date(2025, 4, 25), 10))
+    assert counted[dt.date(2025, 4, 27)].startswith("make-up working day")
+    assert not counted[dt.date(2025, 5, 5)].startswith(("working day", "make-up"))
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+@pytest.mark.parametrize(
+    ("decided_on", "in_time"), [(DECISION_DUE, True), ("2025-06-05", False)], ids=["15th", "16th"]
+)
+def test_2_2_decision_on_the_feedback_is_due_within_15_working_days(
+    decided_on: str, in_time: bool, engine: str
+) -> None:
+    """二(二) 均采纳其合理部分: the decision on feedback received 2025-05-13 is in time on the 15th
+    working day after it (2025-06-04, across 端午节) and late the day after (provisional period);
+    a late decision still decides, and says it was late."""
+    procedures = [
+        proc("C", "notification", NOTIFIED_ON),
+        proc("C", "objection", FEEDBACK_CLOSES),
+        proc("C", "decision", decided_on, outcome="upheld"),
+    ]
+    r = staged(inst("C"), [], procedures, engine=engine)
+    lc = life(r)
+    assert lc["deadlines"] == {"feedback": FEEDBACK_CLOSES, "appeal_review": DECISION_DUE}
+    assert (lc["stage"], lc["decision"], lc["decision_in_time"]) == ("final", "upheld", in_time)
+    review_deadline = step(r, "procedure.appeal_review")
+    assert review_deadline["clause"] == f"{ART} 二(二)" and "provisional" in review_deadline
+    assert step(r, "lifecycle.decision")["inputs"]["in_time"] is in_time
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_2_2_2_3_an_appeal_adopted_at_the_district_stage_changes_the_result(engine: str) -> None:
+    """二(二) 反馈申诉…均采纳其合理部分, 二(三) 信用信息经市区两级医保部门审核: the clinic is
+    notified of its pre-evaluation result (collected information: two violations, 80, B) and
+    appeals X2 in time; the district does not recognise X2 (value 0) and the city is silent,
+    accepting it: 90, A. The grade and the measures follow the reviewed information; the decision is
+    recorded as upheld (the reviewed result stands)."""
+    events = [*TWO_VIOLATIONS, info("C", "X2", "district", "violation", 0, "2024-08-20")]
+    procedures = [
+        proc("C", "notification", NOTIFIED_ON),
+        proc("C", "objection", "2025-05-06"),
+        proc("C", "decision", "2025-05-20", outcome="upheld"),
+    ]
+    r = staged(inst("C"), events, procedures, engine=engine)
+    assert stages(r) == [("collected", 80, "B"), ("district", 90, "A"), ("city", 90, "A")]
+    assert (r.status, r.score, r.grade) == ("graded", 90, "A")
+    assert decided_by(r) == "grade.A"
+    review = step(r, "review")
+    assert review["outcome"] == 1
+    assert review["clause"] == f"{ART} 二(三)" and "provisional" in review
+    assert review["inputs"]["changes"] == [
+        {
+            "key": {"info": "X2", "indicator": "violation"},
+            "stages": {"collected": 1, "district": 0},
+            "events": ["C-X2-collected-violation", "C-X2-district-violation"],
+        }
+    ]
+    assert step(r, "fact.reviewed_violations")["evidence"] == ["C-X1-collected-violation"]
+    assert step(r, "item.deductions.reviewed_violations")["outcome"] == -10
+    assert measures(r) == INSTITUTION_MEASURES["A"]
+    lc = life(r)
+    assert (lc["objection_in_time"], lc["decision"]) == (True, "upheld")
+    assert lc["decision_in_time"] is True
+    assert lc["deadlines"] == {"feedback": FEEDBACK_CLOSES, "appeal_review": "2025-05-27"}
+    assert lc["evaluated"]["grade"] == "A"
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_2_3_a_district_change_is_overridden_by_the_city(engine: str) -> None:
+    """二(三) 市区两级审核: the district withdraws X2 (90, A at its stage), the city restores it
+    (value 1). The city is the last stage: its value stands, 80, B, with the B measures."""
+    events = [
+        *TWO_VIOLATIONS,
+        info("C", "X2", "district", "violation", 0, "2024-08-20"),
+        info("C", "X2", "city", "violation", 1, "2024-08-20"),
+    ]
+    r = staged(inst("C"), events, engine=engine)
+    assert stages(r) == [("collected", 80, "B"), ("district", 90, "A"), ("city", 80, "B")]
+    assert (r.score, r.grade) == (80, "B")
+    [change] = step(r, "review")["inputs"]["changes"]
+    assert change["stages"] == {"collected": 1, "district": 0, "city": 1}
+    assert step(r, "fact.reviewed_violations")["evidence"] == [
+        "C-X1-collected-violation",
+        "C-X2-city-violation",
+    ]
+    assert measures(r) == INSTITUTION_MEASURES["B"]
+
+
+def test_2_3_a_silent_stage_accepts_and_a_later_stage_may_add_information() -> None:
+    """二(三): a level silent about a piece of information keeps the value before it (the city
+    keeps the district's correction); a level may also add information the collection lacked
+    (the city adds a breach: 100 − 10 − 5 = 85)."""
+    events = [
+        info("C", "X1", "collected", "violation", 1),
+        info("C", "X2", "collected", "violation", 1),
+        info("C", "X2", "district", "violation", 0),
+        info("C", "B1", "city", "agreement_breach", 1),
+    ]
+    r = one(inst("C"), events)
+    assert stages(r) == [("collected", 80, "B"), ("district", 90, "A"), ("city", 85, "B")]
+    changes = step(r, "review")["inputs"]["changes"]
+    assert [c["stages"] for c in changes] == [{"city": 1}, {"collected": 1, "district": 0}]
+    assert step(r, "item.deductions.reviewed_breaches")["outcome"] == -5
+
+
+def test_2_3_reclassified_information_shows_as_two_changes() -> None:
+    """二(三): an other hospital's third violation is found by the district to be an agreement
+    breach: 0 for the violation, 1 for the breach (key: info and score item): −18 → −15,
+    82 B → 85 B."""
+    subject = inst("O", "hospital", level="二级", beds=300)
+    events = [
+        info("O", "X1", "collected", "violation", 1),
+        info("O", "X2", "collected", "violation", 1),
+        info("O", "X3", "collected", "violation", 1),
+        info("O", "X3", "district", "violation", 0),
+        info("O", "X3", "district", "agreement_breach", 1),
+    ]
+    r = one(subject, events)
+    assert stages(r) == [("collected", 82, "B"), ("district", 85, "B"), ("city", 85, "B")]
+    keys = [c["key"] for c in step(r, "review")["inputs"]["changes"]]
+    assert keys == [
+        {"info": "X3", "indicator": "agreement_breach"},
+        {"info": "X3", "indicator": "violation"},
+    ]
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_2_3_reviewed_fraud_forces_c_until_the_city_withdraws_it(engine: str) -> None:
+    """二(一)/二(三): fraud information recognised by the review forces C (the provisional veto);
+    the city withdrawing it (value 0) lifts the veto at the city stage."""
+    kept = [info("H", "F1", "collected", "fraud", 1)]
+    subject = inst("H", "hospital", level="三级", beds=900)
+    r = staged(subject, kept, engine=engine)
+    assert (r.score, r.grade, decided_by(r)) == (80, "C", "veto.fraud")
+    assert step(r, "veto.fraud")["evidence"] == ["H-F1-collected-fraud"]
+    withdrawn = staged(subject, [*kept, info("H", "F1", "city", "fraud", 0)], engine=engine)
+    assert stages(withdrawn) == [("collected", 80, "C"), ("district", 80, "C"), ("city", 100, "A")]
+    assert (withdrawn.grade, step(withdrawn, "veto.fraud")["outcome"]) == ("A", False)
+
+
+def test_2_3_reviewed_bonus_points_share_the_cap_with_reward_events() -> None:
+    """二(一) 举报欺诈骗保等加分信息 under review (二(三)): the bonus is the reward events' points
+    plus the recognised bonus information, capped for the group (5 for a clinic)."""
+    events = [reward("C", 3), info("C", "R1", "collected", "reward", 4)]
+    r = one(inst("C"), events)
+    assert step(r, "fact.rewards")["outcome"] == 3
+    assert step(r, "fact.reviewed_rewards")["outcome"] == 4
+    assert step(r, "item.bonus.rewards")["outcome"] == 5
+    cut = one(inst("C"), [*events, info("C", "R1", "district", "reward", 1)])
+    assert stages(cut) == [("collected", 105, "A+"), ("district", 104, "A+"), ("city", 104, "A+")]
+
+
+@pytest.mark.parametrize(
+    ("events", "code"),
+    [
+        ([info("C", "X1", "county", "violation", 1)], "record.event.review-stage"),
+        (
+            [
+                info("C", "X1", "district", "violation", 1),
+                {**info("C", "X1", "district", "violation", 0), "id": "again"},
+            ],
+            "record.event.review-duplicate",
+        ),
+        ([info("C", "X1", "collected", "penalty", 1)], "record.event.attribute-choice"),
+        (
+            [{k: v for k, v in info("C", "X1", "city", "violation", 1).items() if k != "stage"}],
+            "record.event.missing-attribute",
+        ),
+    ],
+    ids=["unknown-stage", "two-values-in-one-stage", "unknown-score-item", "no-stage"],
+)
+@pytest.mark.parametrize("engine", ENGINES)
+def test_2_3_review_records_that_cannot_be_true_are_errors(
+    events: list[dict[str, Any]], code: str, engine: str
+) -> None:
+    """Principle 4: a review record naming no known stage (二(三) 市区两级: collected, district,
+    city), two values for one piece of information in one stage, an unknown score item or a
+    missing stage is an input error, never dropped."""
+    with pytest.raises(yc.RecordError) as info_:
+        staged(inst("C"), events, engine=engine)
+    assert [p.code for p in info_.value.problems] == [code]
+
+
+def test_2_2_a_result_not_yet_notified_is_a_pre_evaluation() -> None:
+    """二(二) 预评价: with procedure records given, a subject whose result has not been notified
+    is at the pre_evaluation stage, with no deadline running; one notified by 政务短信 (a
+    失信参保人) has the same feedback period."""
+    run = PACK.evaluate(
+        [inst("C"), insured("I")],
+        [ev("f1", "I", "fraud", "2024-04-01")],
+        as_of=AS_OF,
+        procedures=[proc("I", "notification", NOTIFIED_ON)],
+        on=dt.date(2025, 5, 14),
+    )
+    c, i = run.get("C"), run.get("I")
+    assert c is not None and i is not None
+    assert (life(c)["stage"], life(c)["deadlines"]) == ("pre_evaluation", {})
+    assert i.grade == "失信" and "sms_notice" in measures(i)
+    assert (life(i)["stage"], life(i)["deadlines"]) == ("final", {"feedback": FEEDBACK_CLOSES})
+
+
+def test_without_review_records_every_stage_agrees_and_no_lifecycle_is_made() -> None:
+    """Existing results do not change when no review or procedure record is given: every
+    stage of every example subject has the same score and grade as the result, the review step
+    changed nothing, and there is no lifecycle."""
+    records = yc.load_records(EXAMPLES / "subjects.jsonl", EXAMPLES / "events.jsonl")
+    run = PACK.evaluate(records, as_of=AS_OF)
+    assert len(run) == len(EXPECTED_EXAMPLE)
+    for r in run:
+        review = step(r, "review")
+        assert review["outcome"] == 0 and review["evidence"] == [], r.subject_id
+        assert {(s, g) for _, s, g in stages(r)} == {(r.score, r.grade)}, r.subject_id
+        assert "lifecycle" not in contract(r) or contract(r)["lifecycle"] is None
+
+
+# -- the appeal example (examples/shenzhen/appeal) ---------------------------------------------
+
+APPEAL = EXAMPLES / "appeal"
+APPEAL_EXPECTED = {
+    # subject: (grade, score, review stages, lifecycle stage)
+    "SZA001": ("A", 90, ["80 B", "90 A", "90 A"], "final"),
+    "SZA002": ("B", 80, ["80 B", "90 A", "80 B"], "under_review"),
+    "SZA003": ("B", 85, ["85 B", "85 B", "85 B"], "final"),
+    "SZA004": ("B", 87, ["88 B", "91 A", "87 B"], "final"),
+    "SZA005": ("失信", None, ["None 失信", "None 失信", "None 失信"], "final"),
+}
+"""examples/shenzhen/appeal/README section of examples/shenzhen/README.md, as of 2024-12-31
+judged on 2025-05-30."""
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_appeal_example_gives_the_readme_outcomes(
+    engine: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """二(二)/二(三) through the CLI: the example's grades, review stages and lifecycle stages are
+    those examples/shenzhen/README.md lists, on both engines."""
+    out = tmp_path / "results.jsonl"
+    code = main(
+        [
+            "evaluate",
+            str(PACK_PATH),
+            "--subjects",
+            str(APPEAL / "subjects.jsonl"),
+            "--events",
+            str(APPEAL / "events.jsonl"),
+            "--procedures",
+            str(APPEAL / "procedures.jsonl"),
+            "--on",
+            "2025-05-30",
+            "--as-of",
+            "2024-12-31",
+            "--engine",
+            engine,
+            "--output",
+            str(out),
+        ]
+    )
+    assert code == 0, capsys.readouterr().err
+    got = {}
+    for line in out.read_text(encoding="utf-8").splitlines():
+        d = json.loads(line)
+        [review] = [s for s in d["trace"] if s["step"] == "review"]
+        shown = [f"{s['score']} {s['grade']}" for s in review["inputs"]["stages"]]
+        got[d["subject_id"]] = (d["grade"], d["score"], shown, d["lifecycle"]["stage"])
+    assert got == APPEAL_EXPECTED
+    assert capsys.readouterr().err == ""
+
+
+def test_appeal_example_review_report(capsys: pytest.CaptureFixture[str]) -> None:
+    """``yibao-credit review`` lists each subject whose review stages changed a value (二(三)),
+    as examples/shenzhen/README.md shows it."""
+    code = main(
+        [
+            "review",
+            str(PACK_PATH),
+            "--subjects",
+            str(APPEAL / "subjects.jsonl"),
+            "--events",
+            str(APPEAL / "events.jsonl"),
+            "--as-of",
+            "2024-12-31",
+        ]
+    )
+    assert code == 0
+    out = capsys.readouterr().out
+    readme = (EXAMPLES / "README.md").read_text(encoding="utf-8")
+    assert out.strip() and out.strip() in readme

@@ -23,6 +23,7 @@ from zj_helpers import (
     MID,
     OLD,
     ONE,
+    PACK_PATH,
     THREE,
     TWO,
     chain,
@@ -41,6 +42,7 @@ from zj_helpers import (
 )
 
 import yibao_credit as yc
+from yibao_credit.cli.main import main
 
 
 @pytest.fixture(scope="module")
@@ -62,13 +64,15 @@ def matched(r: yc.Result) -> list[str]:
 
 
 def test_three_star_clean_record_meets_all_of_1_1_to_1_3(pack: yc.Policy) -> None:
-    """三(一)1(1)-(3): nothing within the year → ★★★, all three criteria met."""
+    """三(一)1(1)-(3): nothing within the year → ★★★, all three criteria met (and, with no
+    national public credit rating on file, 三(一)'s provisional fourth)."""
     r = result(evaluate(pack, [inst("X")]), "X")
     assert (r.status, r.grade, r.own_grade, r.exclusion) == ("graded", THREE, THREE, None)
     for cid, clause in [
         ("no_violation", "三(一)1(1)"),
         ("no_complaint", "三(一)1(2)"),
         ("no_breach", "三(一)1(3)"),
+        ("no_poor_public_credit_rating", "三(一)"),
     ]:
         s = step(r, f"criterion.{cid}")
         assert s["outcome"] is True
@@ -76,7 +80,12 @@ def test_three_star_clean_record_meets_all_of_1_1_to_1_3(pack: yc.Policy) -> Non
     [d] = decisive(r)
     assert d["step"] == f"grade.{THREE}"
     assert d["clause"] == f"{DOC} 三(一)1"
-    assert d["inputs"]["matched"] == ["no_violation", "no_complaint", "no_breach"]
+    assert d["inputs"]["matched"] == [
+        "no_violation",
+        "no_complaint",
+        "no_breach",
+        "no_poor_public_credit_rating",
+    ]
 
 
 @pytest.mark.parametrize(
@@ -271,6 +280,44 @@ def test_two_breaches_without_nonperformance_stay_two_stars(pack: yc.Policy) -> 
     assert grade_of(pack, events) == TWO
 
 
+BREACH_DATES = ["2024-01-01", "2024-03-01", MID, "2024-09-01", "2024-12-31"]
+"""Five breaches within 1年之内 as of 2024-12-31, on its first and last days among them."""
+
+
+@pytest.mark.parametrize(
+    ("flagged", "extra", "expected"),
+    [
+        (None, [], TWO),
+        (0, [], ONE),
+        (4, [], ONE),
+        (None, [ev("b-old", "X", "agreement_breach", "2023-12-31", nonperformance=True)], TWO),
+    ],
+    ids=["none-flagged", "first-day-flagged", "last-day-flagged", "flag-day-before-window"],
+)
+def test_five_breaches_without_nonperformance_stay_two_stars_3_5(
+    pack: yc.Policy, flagged: int | None, extra: list[dict[str, Any]], expected: str
+) -> None:
+    """三(一)3(5) 不履行协议有关规定 vs 三(一)1(3) 协议违约: five breaches without
+    `nonperformance` are ★★ (the pack's note: the kind of breach decides, not their number);
+    the same five with one recorded as non-performance inside the year are ★. A
+    non-performance dated the day before 1年之内 does not count."""
+    events = [
+        ev(f"b{i}", "X", "agreement_breach", d, nonperformance=(i == flagged))
+        for i, d in enumerate(BREACH_DATES)
+    ]
+    r = result(evaluate(pack, [inst("X")], events + extra), "X")
+    assert r.grade == expected
+    assert step(r, "fact.breaches")["outcome"] == 5
+    nonperformance = step(r, "fact.nonperformance")
+    if expected == ONE:
+        assert matched(r) == ["nonperformance"]
+        assert nonperformance["evidence"] == [f"b{flagged}"]
+    else:
+        assert r.rule == -1  # the default ★★ of 三(一)2
+        assert nonperformance["outcome"] == 0
+        assert step(r, "criterion.no_breach")["outcome"] is False
+
+
 @pytest.mark.parametrize(
     ("kind", "criterion", "clause"),
     [("fraud", "fraud", "三(一)3(4)"), ("serious_violation", "serious_violation", "三(一)3(6)")],
@@ -299,6 +346,68 @@ def test_one_star_wins_over_two_star_criteria_3(pack: yc.Policy) -> None:
     assert matched(r) == ["fraud"]
     # the ★★ rule was never reached: no ★★ criterion step in the trace
     assert not any(s["step"] == "criterion.one_violation" for s in trace(r))
+
+
+# ---------------------------------------------------------------------------------------------
+# 三(一) "结合全国企业公共信用综合评价结果": the national public credit rating (provisional)
+# ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("rating", "expected"),
+    [(None, THREE), ("A", THREE), ("B", THREE), ("C", THREE), ("D", TWO)],
+    ids=["no-rating", "A", "B", "C", "D"],
+)
+def test_national_public_credit_rating_d_keeps_three_stars_away_1(
+    pack: yc.Policy, rating: str | None, expected: str
+) -> None:
+    """三(一) 结合全国企业公共信用综合评价结果 (provisional reading): only the lowest rating, D,
+    keeps an otherwise clean institution from ★★★, and gives the default ★★; C does not; an
+    institution without a rating on file is graded as before."""
+    attrs = {} if rating is None else {"public_credit_rating": rating}
+    r = result(evaluate(pack, [inst("X", **attrs)]), "X")
+    assert r.grade == expected
+    fact = step(r, "fact.poor_public_credit_rating")
+    assert fact["outcome"] is (rating == "D")
+    assert fact["clause"] == f"{DOC} 三(一)"
+    assert "provisional" in fact
+    criterion = step(r, "criterion.no_poor_public_credit_rating")
+    assert criterion["outcome"] is (rating != "D")
+    if expected == TWO:
+        assert r.rule == -1  # the default ★★ of 三(一)2, not a ★★ criterion
+        assert measure_ids(r) == MEASURES[TWO]
+
+
+@pytest.mark.parametrize(
+    ("events", "expected", "criterion"),
+    [
+        ([ev("v", "X", "violation", MID)], TWO, "one_violation"),
+        ([ev("f", "X", "fraud", MID)], ONE, "fraud"),
+        (
+            [ev("v1", "X", "violation", MID), ev("v2", "X", "violation", MID)],
+            ONE,
+            "violations_2plus",
+        ),
+    ],
+    ids=["with-one-violation", "with-fraud", "with-two-violations"],
+)
+def test_national_rating_d_never_makes_one_star_1(
+    pack: yc.Policy, events: list[dict[str, Any]], expected: str, criterion: str
+) -> None:
+    """三(一) with 三(一)2-3: a D national rating adds nothing below ★★★; ★★ and ★ are decided
+    by the document's own criteria (三(一)3 does not list the national rating)."""
+    r = result(evaluate(pack, [inst("X", public_credit_rating="D")], events), "X")
+    assert r.grade == expected
+    assert matched(r) == [criterion]
+
+
+def test_national_rating_outside_the_scale_is_an_input_error_1(pack: yc.Policy) -> None:
+    """三(一): a rating outside the assumed scale A-D is an input error, never a silent grade."""
+    with pytest.raises(yc.RecordError) as info:
+        evaluate(pack, [inst("X", public_credit_rating="E")])
+    [problem] = info.value.problems
+    assert problem.code == "record.subject.attribute-choice"
+    assert problem.location.path == "public_credit_rating"
 
 
 def test_fraud_older_than_the_year_is_not_counted_3_4(pack: yc.Policy) -> None:
@@ -800,6 +909,32 @@ def test_measures_one_star_key_monitoring_2_3(pack: yc.Policy) -> None:
     assert by_id["key_monitoring"]["clause"] == f"{DOC} 三(二)3(2)"
 
 
+def test_key_monitoring_only_while_the_agreement_is_not_ended_2_3_2(pack: yc.Policy) -> None:
+    """三(二)3(2) "未被解除协议的, 将其列为…重点监控": a ★ institution whose agreement ended for
+    a reason that does not exclude it (reason `other`, not 三(一)5(2)/(3)) is graded ★ but is
+    not put under key monitoring; the other ★ measures still apply."""
+    events = [
+        ev("f", "X", "fraud", MID),
+        ev("t", "X", "agreement_terminated", "2024-09-01", reason="other"),
+    ]
+    r = result(evaluate(pack, [inst("X")], events), "X")
+    assert r.grade == ONE
+    assert measure_ids(r) == [m for m in MEASURES[ONE] if m != "key_monitoring"]
+
+
+def test_key_monitoring_while_the_agreement_runs_2_3_2(pack: yc.Policy) -> None:
+    """三(二)3(2): a ★ institution whose agreement has not ended is under key monitoring, also
+    when an earlier agreement (before designated_on) ended for another reason."""
+    subject = inst("X", designated_on="2020-01-01")
+    events = [
+        ev("f", "X", "fraud", MID),
+        ev("t", "X", "agreement_terminated", "2019-12-31", reason="other"),
+    ]
+    r = result(evaluate(pack, [subject], events), "X")
+    assert r.grade == ONE
+    assert "key_monitoring" in measure_ids(r)
+
+
 def test_measures_follow_the_rolled_up_grade_2_and_4(pack: yc.Policy) -> None:
     """三(二) with 三(一)4: a headquarters capped to ★★ by its stores gets ★★'s measures."""
     hq = result(chain_run(pack, 3), "H")
@@ -924,6 +1059,40 @@ def test_render_text_of_excluded_names_reason_5_4(pack: yc.Policy, lang: str, wo
     assert text.splitlines()[0] == f"X — {word}: licence"
     assert f"{DOC} 三(一)5(4)" in text
     assert "s1" in text
+
+
+# ---------------------------------------------------------------------------------------------
+# Provenance: every value no document prints is provisional (design principle 2)
+# ---------------------------------------------------------------------------------------------
+
+
+def test_effective_from_is_listed_as_provisional(
+    pack: yc.Policy, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """镇医保〔2024〕82号 prints no signing or effective date, so the pack's effective.from
+    (2024-01-01) is provisional, and ``validate --provisional`` lists it with the rules'
+    provisional values."""
+    listed = {p.path: p.note for p in pack.provisional()}
+    assert "effective.from" in listed["pack"]
+    assert "2024-01-01" in listed["pack"]
+    assert main(["validate", str(PACK_PATH), "--provisional"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert f"{len(listed)} provisional value(s)" in out[0]
+    assert len(out) == 1 + len(listed)
+    [line] = [x for x in out[1:] if x.split(": ")[1] == "pack"]
+    assert "effective.from" in line
+
+
+def test_provisional_values_are_those_no_document_prints(pack: yc.Policy) -> None:
+    """Principle 2: the pack's provisional values are its start date, the national rating of
+    三(一) and the evaluation cycle of 三(二)1(4); every other rule cites its clause."""
+    assert [p.path for p in pack.provisional()] == [
+        "pack",
+        "rulesets.institution.facts.poor_public_credit_rating",
+        "rulesets.institution.grading.rules[2].all[3]",
+        "rulesets.institution.history.facts.excellent_before",
+        "rulesets.institution.history.facts.previous_grade",
+    ]
 
 
 # ---------------------------------------------------------------------------------------------

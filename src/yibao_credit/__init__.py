@@ -20,7 +20,7 @@ from yibao_credit.errors import (
     RecordError,
     YibaoError,
 )
-from yibao_credit.policy import Policy, evaluate, load_policy
+from yibao_credit.policy import Policy, PolicySet, evaluate, load_policies, load_policy
 from yibao_credit.records.contract import Event, Records, Subject
 from yibao_credit.records.readers import load_records, records_from_python
 from yibao_credit.render.results import render, result_to_dict, write_results
@@ -33,6 +33,7 @@ __all__ = [
     "Location",
     "PackError",
     "Policy",
+    "PolicySet",
     "Problem",
     "RecordError",
     "Records",
@@ -42,6 +43,7 @@ __all__ = [
     "YibaoError",
     "build_trace",
     "evaluate",
+    "load_policies",
     "load_policy",
     "load_records",
     "records_from_python",

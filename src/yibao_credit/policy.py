@@ -3,7 +3,8 @@
 
 ``load_policy`` is the one entry point: it returns a ``Policy`` ready to evaluate, or raises
 ``PackError`` listing every problem with its file, line, column and path in the pack.
-``load_policies`` takes a folder of dated versions of one pack too.
+``load_policies`` takes a folder of dated versions of one pack too, or the manifest that names
+the folder (``policies/jiangsu_perf.yaml``, pack-format.md §17).
 """
 
 from __future__ import annotations
@@ -30,6 +31,13 @@ from yibao_credit.engine.run import evaluate as run_plan
 from yibao_credit.errors import EvaluationError, Location, PackError, Problem
 from yibao_credit.pack.bundled import resolve_pack
 from yibao_credit.pack.load import ProvisionalValue, provisional_values, read_pack
+from yibao_credit.pack.manifest import (
+    Manifest,
+    is_manifest,
+    read_manifest,
+    version_files,
+    version_problems,
+)
 from yibao_credit.pack.schema import PackModel
 from yibao_credit.pack.sourcemap import YamlDocument
 from yibao_credit.records.contract import AttributeSpec, EventKind, Records, Subject
@@ -194,7 +202,9 @@ def evaluate(
 def load_policy(path: str | Path) -> Policy:
     """Read, validate and compile a pack file; raises PackError with every problem found.
 
-    ``path`` may be a bundled pack's id (``"zhenjiang"``; a path that exists wins)."""
+    ``path`` may be a bundled pack's id (``"zhenjiang"``; a path that exists wins). A folder
+    of dated versions, or the manifest that names one, holds several packs: that is an error
+    saying to use ``load_policies`` (which picks the version for a date)."""
     file = resolve_pack(path)
     if file.is_dir():
         raise PackError(
@@ -203,6 +213,17 @@ def load_policy(path: str | Path) -> Policy:
                 "this is a folder of dated versions of a pack: load it with load_policies "
                 "(which picks the version in force), or name one version's file",
                 Location(str(file)),
+            )
+        )
+    if is_manifest(file):
+        manifest = read_manifest(file)
+        raise PackError(
+            Problem(
+                "pack.file",
+                "this is a folder of dated versions of a pack: load it with load_policies "
+                "(which picks the version in force), or name one version's file (this manifest "
+                f"names the folder {manifest.folder})",
+                manifest.locate(key=True),
             )
         )
     model, doc, digest = read_pack(file)
@@ -215,7 +236,9 @@ class PolicySet:
     """The dated versions of one pack (a new indicator table each year): evaluation uses the
     version in force for the evaluated period, and the result names it."""
 
-    def __init__(self, versions: list[Policy]) -> None:
+    def __init__(self, versions: list[Policy], manifest: Manifest | None = None) -> None:
+        self.manifest = manifest
+        """The manifest that named the versions' folder, if one did."""
         if not versions:
             raise PackError(Problem("pack.versions", "no pack found"))
         ids = sorted({v.id for v in versions})
@@ -249,6 +272,8 @@ class PolicySet:
                         b.doc.locate(("pack", "effective")),
                     )
                 )
+        if manifest is not None:
+            problems += version_problems(manifest, [(v.model, v.doc) for v in self.versions])
         if problems:
             raise PackError(problems)
 
@@ -276,16 +301,19 @@ class PolicySet:
             Problem(
                 "eval.no-version",
                 f"no version of pack {self.id!r} is in force for as_of {as_of} ({periods})",
-                Location(self.versions[0].file),
+                Location(self.manifest.file if self.manifest else self.versions[0].file),
             )
         )
 
 
 def load_policies(path: str | Path) -> PolicySet:
-    """A pack file, or a folder of dated versions of one pack (``*.yaml``, tests left out);
-    either may be given by a bundled pack's id."""
+    """A pack file, a folder of dated versions of one pack (``*.yaml``, tests left out), or a
+    manifest naming such a folder (pack-format.md §17); any may be given by a bundled pack's
+    id."""
     p = resolve_pack(path)
     if p.is_dir():
-        files = sorted(f for f in p.glob("*.yaml") if not f.name.endswith(".tests.yaml"))
-        return PolicySet([load_policy(f) for f in files])
+        return PolicySet([load_policy(f) for f in version_files(p)])
+    if is_manifest(p):
+        manifest = read_manifest(p)
+        return PolicySet([load_policy(f) for f in manifest.versions], manifest)
     return PolicySet([load_policy(p)])

@@ -7,6 +7,7 @@ Exit codes: 0 success; 1 a pack, record or test problem (each printed as
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import datetime as dt
 import gc
@@ -25,8 +26,9 @@ from yibao_credit.engine.allocation import allocate
 from yibao_credit.engine.context import resolve
 from yibao_credit.engine.results import Run
 from yibao_credit.engine.run import evaluate
-from yibao_credit.errors import Problem, YibaoError
+from yibao_credit.errors import EvaluationError, Problem, YibaoError
 from yibao_credit.pack.bundled import bundled_packs, examples_dir, policies_dir, resolve_pack
+from yibao_credit.pack.manifest import is_manifest, read_manifest
 from yibao_credit.packtest.cases import (
     check_tests,
     default_tests_path,
@@ -39,6 +41,8 @@ from yibao_credit.records.deposits import read_deposits
 from yibao_credit.records.history import HistoryRecords, read_history
 from yibao_credit.records.procedures import ProcedureRecords, read_procedures
 from yibao_credit.records.readers import load_records, text_encoding
+from yibao_credit.render.monitoring import FORMATS as MONITORING_FORMATS
+from yibao_credit.render.monitoring import monitoring_rows, read_earlier, write_monitoring
 from yibao_credit.render.results import FORMATS, csv_value, write_aligned, write_results
 from yibao_credit.render.summary import summarize, summary_table
 from yibao_credit.render.trace import DETAILS, render_text
@@ -73,7 +77,11 @@ def _output(args: argparse.Namespace) -> Output:
         getattr(args, name, None)
         for name in ("subjects", "events", "history", "procedures", "deposits")
     ]
-    return Output(args.output, [str(resolve_pack(args.policy)), *inputs])
+    pack = resolve_pack(args.policy)
+    if is_manifest(pack):  # the versions the manifest names are inputs too
+        with contextlib.suppress(YibaoError):  # if unreadable, loading the pack reports it
+            inputs.append(str(read_manifest(pack).folder))
+    return Output(args.output, [str(pack), *inputs])
 
 
 def _evaluate_args(sub: argparse.ArgumentParser) -> None:
@@ -235,8 +243,20 @@ def cmd_summary(args: argparse.Namespace) -> int:
 
 def cmd_allocate(args: argparse.Namespace) -> int:
     output = _output(args)
+    if args.exclude_pending and not args.procedures:
+        raise EvaluationError(
+            Problem(
+                "eval.allocation-not-final",
+                "--exclude-pending leaves out the results that are not final, which needs "
+                "--procedures (and --on, the day they are judged on)",
+            )
+        )
     _policy, _ids, run = _run(args)
-    result = allocate(run, read_deposits(args.deposits, encoding=args.encoding))
+    deposits = read_deposits(args.deposits, encoding=args.encoding)
+    result = allocate(run, deposits, exclude_pending=args.exclude_pending)
+    if args.strict and result.warnings:
+        raise StrictError(list(result.warnings))
+    _report(result.warnings, sys.stderr, "warning")
     rows = [s.to_dict() for s in result.shares]
     with output.open() as out:
         if args.format == "jsonl":
@@ -264,6 +284,12 @@ def cmd_allocate(args: argparse.Namespace) -> int:
     sys.stderr.write(
         f"pool {result.pool} fen, allocated {result.allocated} fen to {len(result.shares)} "
         f"subject(s)"
+        + (
+            f"; left out {len(result.pending)} subject(s) not final, holding "
+            f"{sum(p.deposit for p in result.pending)} fen"
+            if result.pending
+            else ""
+        )
         + (f"; formula provisional: {result.provisional}" if result.provisional else "")
         + "\n"
     )
@@ -294,6 +320,28 @@ def cmd_review(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_monitoring(args: argparse.Namespace) -> int:
+    output = _output(args)
+    policy, _ids, run = _run(args)
+    if not any(
+        item.monitoring
+        for rs in policy.plan.rulesets.values()
+        if rs.score is not None
+        for cat in rs.score.categories
+        for item in cat.items
+    ):
+        sys.stderr.write(f"error: pack {policy.id!r} has no monitoring indicators\n")
+        return 1
+    earlier = read_earlier(args.history, args.encoding) if args.history else None
+    rows, warnings = monitoring_rows(run, args.lang, earlier, args.history)
+    if args.strict and warnings:
+        raise StrictError(warnings)
+    _report(warnings, sys.stderr, "warning")
+    with output.open() as out:
+        write_monitoring(rows, out, args.format)
+    return 0
+
+
 def cmd_validate(args: argparse.Namespace) -> int:
 
     status = 0
@@ -304,6 +352,10 @@ def cmd_validate(args: argparse.Namespace) -> int:
         except YibaoError as exc:
             _report(exc.problems, sys.stderr)
             status = 1
+            continue
+        if is_manifest(where):  # the manifest and its versions, on one line
+            shown = path if where == Path(path) else str(where)
+            status = max(status, _validate_manifest(shown, args))
             continue
         if where.is_dir():
             try:
@@ -362,11 +414,61 @@ def cmd_validate(args: argparse.Namespace) -> int:
     return status
 
 
+def _validate_manifest(shown: str, args: argparse.Namespace) -> int:
+    """``validate`` on a manifest: the manifest, its folder and every version together (the
+    same id, no overlap, picked as the manifest says), reported on one line; with
+    ``--provisional`` the provisional values of every version, each listed once."""
+    try:
+        versions = load_policies(shown)
+    except YibaoError as exc:
+        _report(exc.problems, sys.stderr)
+        return 1
+    assert versions.manifest is not None
+    seen: dict[tuple[str | None, int | None, str], str] = {}
+    for v in versions.versions:
+        for p in v.provisional():
+            seen.setdefault((p.file, p.line, p.path), p.note)
+    listed = ", ".join(
+        f"{v.version} ({v.model.pack.effective.from_} .. {v.model.pack.effective.to or 'open'})"
+        for v in versions.versions
+    )
+    print(
+        f"{shown}: ok — manifest of pack {versions.id}, {len(versions.versions)} version(s) "
+        f"in {versions.manifest.folder}: {listed}; {len(seen)} provisional value(s)"
+    )
+    if args.provisional:
+        for (file, line, path), note in seen.items():
+            print(f"  {file or shown}:{line}: {path}: provisional: {note}")
+    chosen = versions.versions
+    if (args.show_code or args.show_sql) and args.as_of:
+        try:
+            chosen = [versions.for_as_of(args.as_of)]
+        except YibaoError as exc:
+            _report(exc.problems, sys.stderr)
+            return 1
+    for policy in chosen if args.show_code or args.show_sql else ():
+        if args.show_code:
+            for rs in policy.rulesets.values():
+                print(f"# {policy.file}: ruleset {rs.id}\n{policy.program.rulesets[rs.id].source}")
+        if args.show_sql:
+            day = args.as_of or policy.plan.effective.from_
+            program = compile_run(policy.plan, resolve(policy.plan, day))
+            print(f"-- {policy.id} {policy.version} as of {day.isoformat()} ({args.dialect})")
+            print(program.sql(args.dialect, pretty=True), end="")
+    return 0
+
+
 def cmd_test(args: argparse.Namespace) -> int:
 
     files: list[Path] = []
     for target in args.targets:
         p = resolve_pack(target)  # a bundled pack's id → its file or folder
+        if is_manifest(p):  # a manifest: the tests beside the versions of its folder
+            try:
+                p = read_manifest(p).folder
+            except YibaoError as exc:
+                _report(exc.problems, sys.stderr)
+                return 1
         if p.is_dir():  # a folder of versions: the tests beside each version that has them
             found = sorted(p.glob("*.tests.yaml"))
             if not found:
@@ -475,7 +577,8 @@ Subparsers = argparse._SubParsersAction  # argparse names no public type for it
 
 
 def _evaluation_commands(subs: Subparsers[argparse.ArgumentParser]) -> None:
-    """The commands that evaluate records: evaluate, explain, summary, allocate, review."""
+    """The commands that evaluate records: evaluate, explain, summary, allocate, review,
+    monitoring."""
     ev = subs.add_parser("evaluate", help="evaluate subjects and events; one result per subject")
     _evaluate_args(ev)
     ev.add_argument("--format", choices=FORMATS, default="jsonl")
@@ -518,6 +621,12 @@ def _evaluation_commands(subs: Subparsers[argparse.ArgumentParser]) -> None:
         required=True,
         help="withheld deposits (.jsonl or .csv): subject_id, deposit (integer fen)",
     )
+    al.add_argument(
+        "--exclude-pending",
+        action="store_true",
+        help="leave out (with their deposits) the results that are not final under "
+        "--procedures/--on, instead of refusing to allocate",
+    )
     al.add_argument("--format", choices=("table", "jsonl", "csv"), default="table")
     al.add_argument("--output", help="write here instead of standard output")
     al.set_defaults(func=cmd_allocate)
@@ -528,6 +637,12 @@ def _evaluation_commands(subs: Subparsers[argparse.ArgumentParser]) -> None:
     _evaluate_args(rv)
     rv.add_argument("--output", help="write here instead of standard output")
     rv.set_defaults(func=cmd_review)
+
+    mo = subs.add_parser("monitoring", help="each result's monitoring indicators: values and trend")
+    _evaluate_args(mo)
+    mo.add_argument("--format", choices=MONITORING_FORMATS, default="table")
+    mo.add_argument("--output", help="write here instead of standard output")
+    mo.set_defaults(func=cmd_monitoring)
 
 
 def _pack_commands(subs: Subparsers[argparse.ArgumentParser]) -> None:

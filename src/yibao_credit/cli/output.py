@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import signal
 import sys
 import tempfile
 from collections.abc import Iterable, Iterator
@@ -79,13 +80,18 @@ class Output:
             yield sys.stdout
             return
         target = self.path
+        # Ctrl-C between the file's creation and ``name`` being known would leave it behind:
+        # the signals wait (blocked) until the file is in the hands of the cleanup below.
+        held = _block_signals()
         try:
             fd, name = tempfile.mkstemp(
                 dir=target.parent, prefix=f".{target.name}.", suffix=".partial"
             )
         except OSError as exc:
+            _restore_signals(held)
             raise OutputError(f"cannot write --output {target}: {exc.strerror}") from None
         try:
+            _restore_signals(held)
             with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
                 yield fh
                 fh.flush()
@@ -107,6 +113,17 @@ class Output:
         except BaseException:
             _remove(name)
             raise
+
+
+def _block_signals() -> set[int | signal.Signals] | None:
+    if not hasattr(signal, "pthread_sigmask"):  # Windows: no signal masks
+        return None
+    return signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+
+
+def _restore_signals(held: set[int | signal.Signals] | None) -> None:
+    if held is not None:
+        signal.pthread_sigmask(signal.SIG_SETMASK, held)
 
 
 def _remove(name: str) -> None:

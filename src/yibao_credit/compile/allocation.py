@@ -43,4 +43,15 @@ def compile_allocation(
         return None
     title = Text(zh="质量保证金分配", en="quality-deposit allocation")
     step = ctx.step("allocation", "allocation", title, rs.allocation, apath, weight)
-    return CompiledAllocation(weight, rs.allocation.excluded, step)
+    final = rs.allocation.requires_final
+    final_step = None
+    if final is not None:
+        final_title = Text(zh="仅分配给已确定的评价结果", en="only final results share the pool")
+        final_step = ctx.step(
+            "allocation.requires_final",
+            "allocation",
+            final_title,
+            final,
+            (*apath, "requires_final"),
+        )
+    return CompiledAllocation(weight, rs.allocation.excluded, step, final_step)

@@ -12,7 +12,7 @@ from yibao_credit.compile.calendar import compile_calendar
 from yibao_credit.compile.context import CompileContext, subject_attribute_specs
 from yibao_credit.compile.parameters import check_parameters
 from yibao_credit.compile.plan import Plan
-from yibao_credit.compile.procedures import compile_procedures
+from yibao_credit.compile.procedures import compile_dated_procedures, compile_procedures
 from yibao_credit.compile.review import compile_review
 from yibao_credit.compile.rulesets import compile_rulesets
 from yibao_credit.compile.validity import compile_validity
@@ -29,6 +29,7 @@ def compile_pack(model: PackModel, doc: YamlDocument, sha256: str) -> Plan:
     rulesets = compile_rulesets(ctx)
     ctx.raise_problems()
     procedures = compile_procedures(ctx)
+    dated = compile_dated_procedures(ctx)
     ctx.raise_problems()
     arrangements = compile_calendar(ctx)
     ctx.raise_problems()
@@ -51,6 +52,7 @@ def compile_pack(model: PackModel, doc: YamlDocument, sha256: str) -> Plan:
         event_kinds=ctx.kinds,
         subject_attributes=subject_attribute_specs(model),
         procedures=procedures,
+        dated_procedures=dated,
         validity=validity,
         review=review,
         arrangements=arrangements,

@@ -51,21 +51,31 @@ class RealInterval:
 
     @classmethod
     def parse(cls, text: str, row: int) -> RealInterval:
-        t = text.strip()
-        if len(t) < 5 or t[0] not in "[(" or t[-1] not in "])" or "," not in t:
-            raise ValueError(
-                f"{text!r} is not an interval: write it like [90, 100] or [80, 90) or (-inf, 60)"
-            )
-        lo_text, hi_text = (p.strip() for p in t[1:-1].split(",", 1))
+        low_inclusive, lo_text, hi_text, high_inclusive = split_interval(text)
         try:
             low, high = float(lo_text), float(hi_text)
         except ValueError:
             raise ValueError(f"{text!r}: the edges must be numbers (or -inf, inf)") from None
-        if low > high or (low == high and not (t[0] == "[" and t[-1] == "]")):
+        return cls.checked(text, low, low_inclusive, high, high_inclusive, row)
+
+    @classmethod
+    def checked(
+        cls,
+        text: str,
+        low: float,
+        low_inclusive: bool,
+        high: float,
+        high_inclusive: bool,
+        row: int,
+    ) -> RealInterval:
+        """The interval of these edges (``text`` as written, for messages), if not empty."""
+        if math.isnan(low) or math.isnan(high):
+            raise ValueError(f"{text!r}: an edge is not a number")
+        if low > high or (low == high and not (low_inclusive and high_inclusive)):
             raise ValueError(f"{text!r} is empty")
-        if (low == float("-inf") and t[0] == "[") or (high == float("inf") and t[-1] == "]"):
+        if (low == float("-inf") and low_inclusive) or (high == float("inf") and high_inclusive):
             raise ValueError(f"{text!r}: an infinite edge is always open: write (-inf or inf)")
-        return cls(low, t[0] == "[", high, t[-1] == "]", row)
+        return cls(low, low_inclusive, high, high_inclusive, row)
 
     def contains(self, x: float) -> bool:
         above = x >= self.low if self.low_inclusive else x > self.low
@@ -80,6 +90,18 @@ class RealInterval:
             f"{'[' if self.low_inclusive else '('}{edge(self.low)}, "
             f"{edge(self.high)}{']' if self.high_inclusive else ')'}"
         )
+
+
+def split_interval(text: str) -> tuple[bool, str, str, bool]:
+    """An interval's text as (low inclusive, low edge, high edge, high inclusive), the edges
+    as written (numbers, ``-inf``/``inf``, or names the caller resolves)."""
+    t = text.strip()
+    if len(t) < 5 or t[0] not in "[(" or t[-1] not in "])" or "," not in t:
+        raise ValueError(
+            f"{text!r} is not an interval: write it like [90, 100] or [80, 90) or (-inf, 60)"
+        )
+    lo_text, hi_text = (p.strip() for p in t[1:-1].split(",", 1))
+    return t[0] == "[", lo_text, hi_text, t[-1] == "]"
 
 
 def real_coverage(rows: list[RealInterval], low: float, high: float) -> list[tuple[int, str]]:

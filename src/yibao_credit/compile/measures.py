@@ -18,11 +18,15 @@ def compile_measures(
     path: PathKey,
     grades: list[str],
     history_types: Mapping[str, TypeInfo],
+    fact_types: Mapping[str, TypeInfo],
 ) -> dict[str, tuple[CompiledMeasure, ...]]:
-    """The measures each grade brings, in pack order."""
+    """The measures each grade brings, in pack order. A condition reads the subject, its
+    facts (a measure that applies only while an agreement was not ended: 镇医保〔2024〕82号
+    三(二)3(2) "未被解除协议的"), its history facts, and its final grade and rank."""
     measures: dict[str, list[CompiledMeasure]] = {g: [] for g in grades}
     scope = {
         **ctx.subject_scope(rs.required, ctx.categories()),
+        **fact_types,
         **history_types,
         "grade": TypeInfo("str", choices=frozenset(grades)),
         "rank": TypeInfo("int"),

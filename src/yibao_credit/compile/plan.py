@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import ast
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
@@ -27,6 +27,12 @@ from yibao_credit.time.calendar import WorkingCalendar, YearArrangement, default
 from yibao_credit.time.windows import window_bounds
 
 STATUS_CHOICES = frozenset({"graded", "excluded"})
+
+ScoreNumber = float | str
+"""A weight, cap or band edge of a score grading: a number, or the name of the dated parameter
+that gives it (a numeric parameter, checked by the compiler). Back-ends read the name as they
+read a parameter in an expression: its value in force on the run's date, or the evaluation
+group's own value."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -164,6 +170,24 @@ class CompiledProcedure:
 
 
 @dataclass(frozen=True)
+class CompiledDatedProcedure:
+    """A deadline on a fixed calendar day (``by: MM-DD``): that day in the year
+    ``years_after`` years after the year in which ``window`` ends on as_of."""
+
+    id: str
+    month: int
+    day: int
+    window: str
+    years_after: int
+    step_due: str | None
+    """The procedure record due by that day (``notification``…), or None: a date only."""
+    step: StepSpec
+    """The deadline (outcome: its date)."""
+    outcome_step: StepSpec | None
+    """With ``step_due``: whether that record came by the day (``lifecycle.<id>``)."""
+
+
+@dataclass(frozen=True)
 class CompiledItem:
     id: str
     category: str
@@ -171,8 +195,9 @@ class CompiledItem:
     step: StepSpec
     per: str | None
     points: float | None
-    cap: float | None
+    cap: ScoreNumber | None
     reads: tuple[str, ...]
+    """What the points read (facts, parameters, fields): the trace shows them as inputs."""
     monitoring: bool = False
     points_expr: Expr | None = None
     """Points given by an expression (``points: linear(...)``) instead of a number."""
@@ -186,18 +211,50 @@ class CompiledCategory:
     slot: int
     step: StepSpec
     base: float
-    cap: float | None
+    cap: ScoreNumber | None
     min: float | None
     max: float | None
-    weight: float
+    weight: ScoreNumber
     items: tuple[CompiledItem, ...]
 
 
 @dataclass(frozen=True)
 class CompiledBand:
-    interval: RealInterval
+    """A grade's score interval; an edge is a number or the name of a parameter."""
+
     grade: str
     step: StepSpec
+    low: ScoreNumber
+    low_inclusive: bool
+    high: ScoreNumber
+    high_inclusive: bool
+    row: int
+    """The band's row in the pack (1-based), for messages."""
+
+    @property
+    def named_edges(self) -> tuple[tuple[str, str], ...]:
+        """``("low", name)``, ``("high", name)`` for each edge a parameter gives."""
+        return tuple(
+            (side, e) for side, e in (("low", self.low), ("high", self.high)) if isinstance(e, str)
+        )
+
+    @property
+    def parameters(self) -> tuple[str, ...]:
+        """The parameters that give an edge (low first)."""
+        return tuple(name for _, name in self.named_edges)
+
+    def interval(self, value: Callable[[str], Any] | None = None) -> RealInterval:
+        """The interval, each parameter edge at ``value(name)`` (its value on a run)."""
+
+        def edge(e: ScoreNumber) -> float:
+            if isinstance(e, str):
+                assert value is not None, f"band edge {e!r} is a parameter: give its value"
+                return float(value(e))
+            return e
+
+        return RealInterval(
+            edge(self.low), self.low_inclusive, edge(self.high), self.high_inclusive, self.row
+        )
 
 
 @dataclass(frozen=True)
@@ -233,6 +290,8 @@ class CompiledAllocation:
     """Over (subject, deposit, score, grade, status); evaluated with exact decimals."""
     excluded: str
     step: StepSpec
+    requires_final: StepSpec | None = None
+    """Set when the pool may be shared only among final results (its clause and note)."""
 
 
 @dataclass(frozen=True)
@@ -240,6 +299,18 @@ class CompiledHistoryFact:
     name: str
     fact: HistoryFact
     step: StepSpec
+
+
+@dataclass(frozen=True, eq=False)
+class CompiledHistoryLapse:
+    """When an earlier result lapses (``history.lapse``): the grades that can, the event facts
+    whose events it rests on (their filters and windows, bounded as of the earlier as_of), and
+    its provenance. Hashed by identity (the engine keeps the facts' filters per lapse)."""
+
+    grades: frozenset[str]
+    facts: tuple[CompiledFact, ...]
+    clause: str | None
+    provisional: str | None = None
 
 
 @dataclass(frozen=True, eq=False)
@@ -273,6 +344,7 @@ class CompiledRuleset:
     evidence_slots: Mapping[str, int] = field(default_factory=dict)
     history_cycle: str | None = None
     history: tuple[CompiledHistoryFact, ...] = ()
+    history_lapse: CompiledHistoryLapse | None = None
     score: CompiledScore | None = None
     groups: tuple[CompiledGroup, ...] = ()
     allocation: CompiledAllocation | None = None
@@ -314,6 +386,8 @@ class Plan:
     validity: ValidityRules
     review: CompiledReview | None
     arrangements: tuple[YearArrangement, ...] = ()
+    dated_procedures: tuple[CompiledDatedProcedure, ...] = ()
+    """Deadlines on fixed calendar days (``by: MM-DD``), in the pack's order."""
 
     @cached_property
     def calendar(self) -> WorkingCalendar:

@@ -12,7 +12,7 @@ from yibao_credit.compile.exclusions import compile_exclusions
 from yibao_credit.compile.expressions import Expr
 from yibao_credit.compile.facts import check_facts, fact_order, kinds_read, place_facts
 from yibao_credit.compile.groups import compile_groups
-from yibao_credit.compile.history import compile_history_facts
+from yibao_credit.compile.history import compile_history_facts, compile_history_lapse
 from yibao_credit.compile.measures import compile_measures
 from yibao_credit.compile.plan import CompiledRollup, CompiledRuleset
 from yibao_credit.compile.rollups import compile_rollup
@@ -60,7 +60,7 @@ def compile_ruleset(
         default_grade: str = rs.grading.default.grade
     else:
         grades, rules = [g.label for g in rs.grading.grades], []
-        score = compile_score(ctx, rs.grading, full_scope, gpath, slot, fact_types)
+        score = compile_score(ctx, rs.grading, full_scope, gpath, slot, fact_types, rs.groups)
         default = (
             score.step
             if score
@@ -71,8 +71,9 @@ def compile_ruleset(
     allocation = compile_allocation(ctx, rs, path, grades)
     condition = _applies_to(ctx, rid, rs, path)
     rollups = _rollups(ctx, rs, path, grades, [x.id for x in exclusions])
-    measures = compile_measures(ctx, rs, path, grades, history_types)
+    measures = compile_measures(ctx, rs, path, grades, history_types, fact_types)
     period = _period(ctx, rs, path, windows)
+    lapse = compile_history_lapse(ctx, rs, path, facts)
     if len(ctx.problems) > before:
         return None
     return CompiledRuleset(
@@ -100,6 +101,7 @@ def compile_ruleset(
         evidence_slots={f.name: f.evidence_slot for f in facts if f.evidence_slot is not None},
         history_cycle=rs.history.cycle if rs.history else None,
         history=history,
+        history_lapse=lapse,
         score=score,
         groups=groups,
         allocation=allocation,

@@ -7,6 +7,14 @@ go one each to the largest remainders (ties to the smaller subject id), so the a
 up to the pool exactly and each is within one fen of its exact share. Bad input — a negative
 deposit, a subject with no deposit row, a weight that is not a finite non-negative number — is
 an error, never a skewed allocation.
+
+四 also says when: 公示无异议后, once the results are final. A pack says so with
+``allocation.requires_final``. Given procedure records (a run with a lifecycle), a result
+whose lifecycle is not ``final`` — not yet notified, its objection window still open, an
+objection not yet decided — stops the allocation (``eval.allocation-not-final``), or, with
+``exclude_pending``, is left out with its deposit and reported (``eval.allocation-pending``):
+the pool is then the final results' deposits only. Without procedure records finality cannot
+be known: the allocation is made as a draft, with the warning ``eval.allocation-unchecked``.
 """
 
 from __future__ import annotations
@@ -55,11 +63,28 @@ class Share:
 
 
 @dataclass(frozen=True)
+class Pending:
+    """A subject left out of the pool because its result is not final yet."""
+
+    subject_id: str
+    stage: str
+    """Its lifecycle stage: ``pre_evaluation``, ``notified`` or ``under_review``."""
+    deposit: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"subject_id": self.subject_id, "stage": self.stage, "deposit": self.deposit}
+
+
+@dataclass(frozen=True)
 class AllocationResult:
     pool: int
     shares: tuple[Share, ...]
     clause: str | None
     provisional: str | None
+    pending: tuple[Pending, ...] = ()
+    """Subjects left out because their result is not final (``exclude_pending``)."""
+    warnings: tuple[Problem, ...] = ()
+    """``eval.allocation-pending``, ``eval.allocation-unchecked``."""
 
     @property
     def allocated(self) -> int:
@@ -86,17 +111,30 @@ def largest_remainder(
     return {k: (exact[k], floor[k] + (1 if k in lucky else 0), k in lucky) for k in exact}
 
 
-def allocate(run: Run, deposits: Deposits) -> AllocationResult:
-    """Pool the deposits of every subject whose ruleset allocates, and share the pool out."""
+def allocate(run: Run, deposits: Deposits, *, exclude_pending: bool = False) -> AllocationResult:
+    """Pool the deposits of every subject whose ruleset allocates, and share the pool out.
+
+    ``exclude_pending``: leave out (with their deposits) the subjects whose result is not
+    final, instead of refusing; it needs a run with procedure records."""
     context = run.context
     if not any(rs.allocation is not None for rs in context.plan.rulesets.values()):
         raise EvaluationError(
             Problem("eval.no-allocation", "no ruleset of this pack defines an allocation")
         )
+    if exclude_pending and context.procedures is None:
+        raise EvaluationError(
+            Problem(
+                "eval.allocation-not-final",
+                "leaving out the results that are not final needs the procedure records "
+                "(--procedures, and --on for the day they are judged on)",
+            )
+        )
     weigh = _Weigher(run)
     problems: list[Problem] = []
     weights: dict[str, Fraction] = {}
     chosen: list[Result] = []
+    pending: list[Result] = []
+    unchecked: list[Result] = []
     spec = None
     not_allocated: list[str] = []
     for r in run:
@@ -106,15 +144,40 @@ def allocate(run: Run, deposits: Deposits) -> AllocationResult:
                 not_allocated.append(r.subject.id)
             continue
         spec = alloc.step
+        if alloc.requires_final is not None or exclude_pending:
+            if r.lifecycle is None:
+                unchecked.append(r)
+            elif not r.lifecycle.is_final:
+                if r.subject.id not in deposits.amounts:
+                    problems.append(_missing(r.subject.id, deposits))
+                elif exclude_pending:
+                    pending.append(r)
+                else:
+                    problems.append(_not_final(r, context.on, deposits))
+                continue
         weight = _weight(r, alloc, deposits, weigh, problems)
         if weight is not None:
             weights[r.subject.id] = weight
             chosen.append(r)
     problems += _deposit_problems(run, deposits, not_allocated)
     if problems:
-        raise RecordError(problems[:MAX_PROBLEMS])
+        # Problems with the deposits file are record errors; a pool that may not be shared
+        # yet (results not final, an excluded subject the pack refuses) is an evaluation one.
+        error = (
+            EvaluationError if all(p.code.startswith("eval.") for p in problems) else RecordError
+        )
+        raise error(problems[:MAX_PROBLEMS])
+    left_out = tuple(
+        Pending(
+            r.subject.id, r.lifecycle.stage if r.lifecycle else "?", deposits.amounts[r.subject.id]
+        )
+        for r in pending
+    )
+    warnings = _finality_warnings(unchecked, left_out)
     if spec is None:  # an allocating ruleset graded nobody
         return AllocationResult(0, (), None, None)
+    if not chosen:  # every result is still pending: nothing to share yet
+        return AllocationResult(0, (), spec.clause, spec.provisional, left_out, warnings)
     pool = sum(deposits.amounts[r.subject.id] for r in chosen)
     try:
         split = largest_remainder(pool, weights)
@@ -132,9 +195,77 @@ def allocate(run: Run, deposits: Deposits) -> AllocationResult:
         )
         for r in sorted(chosen, key=lambda r: r.subject.id)
     )
-    result = AllocationResult(pool, shares, spec.clause, spec.provisional)
+    result = AllocationResult(pool, shares, spec.clause, spec.provisional, left_out, warnings)
     assert result.allocated == pool
     return result
+
+
+def _missing(sid: str, deposits: Deposits) -> Problem:
+    return Problem(
+        "record.deposit.missing",
+        f"no deposit row for {sid!r}: write 0 if nothing was withheld",
+        Location(deposits.file),
+    )
+
+
+_STAGE_WHY = {
+    "pre_evaluation": "not yet notified: no notification record",
+    "notified": "the objection window is open",
+    "under_review": "an objection is not yet decided",
+}
+
+
+def _not_final(r: Result, on: Any, deposits: Deposits) -> Problem:
+    """A result that is not final, where 四 shares the pool only once results are final."""
+    life = r.lifecycle
+    assert life is not None
+    why = _STAGE_WHY.get(life.stage, life.stage)
+    if life.stage == "notified":
+        due = next((d.due for d in life.deadlines if d.procedure.trigger == "notification"), None)
+        if due is not None:
+            why += f" until {due.isoformat()}"
+        if on is None:
+            why += " (without --on no window is taken as closed)"
+    elif life.stage == "under_review" and life.objection is not None:
+        why = f"the objection of {life.objection.date.isoformat()} is not yet decided"
+    return Problem(
+        "eval.allocation-not-final",
+        f"{r.subject.id!r}: its result is not final ({life.stage}: {why}); the pack shares "
+        "the pool only among final results (allocation.requires_final); leave it out with "
+        "--exclude-pending",
+        Location(deposits.file, deposits.lines.get(r.subject.id), None, "subject_id"),
+    )
+
+
+def _finality_warnings(
+    unchecked: list[Result], left_out: tuple[Pending, ...]
+) -> tuple[Problem, ...]:
+    out: list[Problem] = []
+    if unchecked:
+        spec = unchecked[0].ruleset.allocation
+        clause = spec.requires_final.clause if spec and spec.requires_final else None
+        out.append(
+            Problem(
+                "eval.allocation-unchecked",
+                f"the pack shares the pool only among final results ({clause or 'requires_final'}"
+                "), but no procedure records were given (--procedures): whether each result is "
+                f"final was not checked for {len(unchecked)} subject(s); this allocation is a "
+                "draft",
+            )
+        )
+    if left_out:
+        held = sum(p.deposit for p in left_out)
+        listed = ", ".join(f"{p.subject_id} ({p.stage})" for p in left_out[:20])
+        more = f" and {len(left_out) - 20} more" if len(left_out) > 20 else ""
+        out.append(
+            Problem(
+                "eval.allocation-pending",
+                f"{len(left_out)} subject(s) left out, their result not final: {listed}{more}; "
+                f"their deposits ({held} fen) are not in this pool, so it is not the whole "
+                "pool shared among all results, which needs every result final",
+            )
+        )
+    return tuple(out)
 
 
 class _Weigher:
@@ -171,13 +302,7 @@ def _weight(
     sid = r.subject.id
     deposit = deposits.amounts.get(sid)
     if deposit is None:
-        problems.append(
-            Problem(
-                "record.deposit.missing",
-                f"no deposit row for {sid!r}: write 0 if nothing was withheld",
-                Location(deposits.file),
-            )
-        )
+        problems.append(_missing(sid, deposits))
         return None
     if r.status != "graded" and alloc.excluded == "error":
         problems.append(

@@ -11,7 +11,13 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from yibao_credit.compile.expressions import Expr
-from yibao_credit.compile.plan import CompiledFact, CompiledRuleset, CompiledScore, Plan
+from yibao_credit.compile.plan import (
+    CompiledFact,
+    CompiledRuleset,
+    CompiledScore,
+    Plan,
+    ScoreNumber,
+)
 from yibao_credit.engine.pyexpr import node_to_python, to_python
 from yibao_credit.engine.runtime import subject_access
 from yibao_credit.records.contract import Event
@@ -104,7 +110,7 @@ def generate_ruleset(plan: Plan, rs: CompiledRuleset) -> tuple[str, tuple[str, .
         body.value(check.slot, f"({to_python(check.expr, names.subject_name)})")
     if rs.score is not None:
         _score(rs.score, names, body)
-    _decision(rs, body)
+    _decision(rs, body, names)
     head = ["def _make(AS_OF, W, P):"]
     for wi, wname in enumerate(rs.windows):
         if plan.windows[wname].type == "since":
@@ -117,7 +123,7 @@ def generate_ruleset(plan: Plan, rs: CompiledRuleset) -> tuple[str, tuple[str, .
     head += [f"        s_{n} = {subject_access(n)}" for n in sorted(names.subject)]
     ordered = [body.values[i] for i in sorted(body.values)]
     tail = [
-        f"        return ({', '.join([*ordered, '_x', '_r', '_s', '_v'])},)",
+        f"        return ({', '.join([*ordered, '_xi', '_r', '_s', '_v'])},)",
         "    return _subject",
         "",
     ]
@@ -203,16 +209,18 @@ def _score(score: CompiledScore, names: Names, body: _Body) -> None:
             if item.when is not None:
                 code = f"({code} if ({to_python(item.when, rename)}) else 0)"
             if item.cap is not None:
-                code = f"_cap({code}, {item.cap!r})"
+                code = f"_cap({code}, {_number(item.cap, names)})"
             body.value(item.slot, code)
         total = " + ".join(f"c{i.slot}" for i in cat.items)
         if cat.cap is not None:
-            total = f"_cap({total}, {cat.cap!r})"
+            total = f"_cap({total}, {_number(cat.cap, names)})"
         code = f"{cat.base!r} + {total}"
         if cat.min is not None or cat.max is not None:
             code = f"_clamp({code}, {cat.min!r}, {cat.max!r})"
         body.value(cat.slot, code)
-        weighted.append(f"c{cat.slot}" if cat.weight == 1.0 else f"{cat.weight!r} * c{cat.slot}")
+        weighted.append(
+            f"c{cat.slot}" if cat.weight == 1.0 else f"{_number(cat.weight, names)} * c{cat.slot}"
+        )
     total = f"{score.base!r} + " + " + ".join(weighted)
     body.value(
         score.total_slot,
@@ -222,17 +230,23 @@ def _score(score: CompiledScore, names: Names, body: _Body) -> None:
         body.value(veto.slot, f"({to_python(veto.expr, rename)})")
 
 
-def _decision(rs: CompiledRuleset, body: _Body) -> None:
+def _number(value: ScoreNumber, names: Names) -> str:
+    """A weight, cap or band edge: the number, or the parameter's value bound in ``_make``
+    (the run's value in force, or the evaluation group's own)."""
+    return names.subject_name(value) if isinstance(value, str) else repr(value)
+
+
+def _decision(rs: CompiledRuleset, body: _Body, names: Names) -> None:
     """The first exclusion that holds, else the first grade rule (or band) that matches."""
     out = body.lines
     for i, check in enumerate(rs.exclusions):
         out.append(IND + f"{'if' if i == 0 else 'elif'} c{check.slot}:")
-        out.append(IND + f"    _x = {i}")
+        out.append(IND + f"    _xi = {i}")
     if rs.exclusions:
-        out += [IND + "else:", IND + "    _x = -1"]
+        out += [IND + "else:", IND + "    _xi = -1"]
     else:
-        out.append(IND + "_x = -1")
-    out += [IND + "_r = None", IND + "if _x < 0:"]
+        out.append(IND + "_xi = -1")  # not _x: that is the runtime's attribute reader
+    out += [IND + "_r = None", IND + "if _xi < 0:"]
     for i, rule in enumerate(rs.rules):
         joiner = " or " if rule.mode == "any" else " and "
         cond = joiner.join(f"c{c.slot}" for c in rule.criteria)
@@ -249,10 +263,15 @@ def _decision(rs: CompiledRuleset, body: _Body) -> None:
     out.append(IND + ("    else:" if score.vetoes else "    if True:"))
     out.append(IND + "        _v = -1")
     for i, band in enumerate(score.bands):
-        iv = band.interval
-        low = "" if iv.low == float("-inf") else f"{iv.low!r} {'<=' if iv.low_inclusive else '<'} "
+        low = (
+            ""
+            if band.low == float("-inf")
+            else f"{_number(band.low, names)} {'<=' if band.low_inclusive else '<'} "
+        )
         high = (
-            "" if iv.high == float("inf") else f" {'<=' if iv.high_inclusive else '<'} {iv.high!r}"
+            ""
+            if band.high == float("inf")
+            else f" {'<=' if band.high_inclusive else '<'} {_number(band.high, names)}"
         )
         cond = f"{low}_s{high}" if (low or high) else "True"
         out.append(IND + f"    {'if' if i == 0 else 'elif'} {cond}:")

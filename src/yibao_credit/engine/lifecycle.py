@@ -10,16 +10,22 @@ evaluated grade and the corrected one.
 Stages: ``pre_evaluation`` (not yet notified) → ``notified`` (objection window open) →
 ``under_review`` (an objection received in time, no decision yet) → ``final`` (window closed
 with no objection as of ``on``, a late objection, or a decision).
+
+A pack may also set deadlines on fixed calendar days (``by: MM-DD``, Jiangsu 三(一) 3月底前
+确认评价结果、对外公示): the day in the year the evaluated period ends, or a later one. They are
+the same for every result of a run; one that names a record ``step`` says whether that record
+came by the day. They never change the stage.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
 from typing import Any
 
 from yibao_credit.compile.plan import (
+    CompiledDatedProcedure,
     CompiledProcedure,
 )
 from yibao_credit.errors import CalendarError, Problem
@@ -37,6 +43,19 @@ class Deadline:
 
 
 @dataclass(frozen=True)
+class DatedDeadline:
+    """A deadline on a fixed day, and for one that names a record step whether it came by
+    then: True, False (late, or not there once ``on`` is past the day), None (not yet)."""
+
+    procedure: CompiledDatedProcedure
+    due: dt.date
+    period_end: dt.date
+    """The end of the window the day is counted from (the evaluated period)."""
+    record: ProcedureRecord | None = None
+    in_time: bool | None = None
+
+
+@dataclass(frozen=True)
 class Lifecycle:
     """Where a result stands, the deadlines that apply, and the grade before any correction."""
 
@@ -50,6 +69,11 @@ class Lifecycle:
     evaluated_grade: str | None
     evaluated_status: str
     evaluated_exclusion: str | None = None
+    dated: tuple[DatedDeadline, ...] = ()
+
+    @property
+    def is_final(self) -> bool:
+        return self.stage == "final"
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -60,13 +84,19 @@ class Lifecycle:
             "decision_on": _iso(self.decision),
             "decision": self.decision.outcome if self.decision else None,
             "decision_in_time": self.decision_in_time,
-            "deadlines": {d.procedure.id: d.due.isoformat() for d in self.deadlines},
+            "deadlines": {
+                **{d.procedure.id: d.due.isoformat() for d in self.deadlines},
+                **{d.procedure.id: d.due.isoformat() for d in self.dated},
+            },
             "evaluated": {
                 "status": self.evaluated_status,
                 "grade": self.evaluated_grade,
                 "exclusion": self.evaluated_exclusion,
             },
         }
+        checked = {d.procedure.id: d.in_time for d in self.dated if d.procedure.step_due}
+        if checked:
+            out["in_time"] = checked
         return out
 
 
@@ -88,6 +118,27 @@ def due_date(proc: CompiledProcedure, trigger: dt.date, calendar: WorkingCalenda
     return Deadline(proc, trigger, moved, moved_from=end)
 
 
+def dated_due(proc: CompiledDatedProcedure, period_end: dt.date) -> DatedDeadline:
+    """The fixed day of a procedure for a period ending on ``period_end``: never moved to a
+    working day (the text names the day; it is not a period counted by 《民法典》第201条)."""
+    due = dt.date(period_end.year + proc.years_after, proc.month, proc.day)
+    return DatedDeadline(proc, due, period_end)
+
+
+def _dated_check(
+    d: DatedDeadline, steps: Mapping[str, ProcedureRecord], on: dt.date | None
+) -> DatedDeadline:
+    step = d.procedure.step_due
+    if step is None:
+        return d
+    record = steps.get(step)
+    if record is not None:
+        return replace(d, record=record, in_time=record.date <= d.due)
+    if on is not None and on > d.due:
+        return replace(d, in_time=False)
+    return d
+
+
 def lifecycle_of(
     steps: Mapping[str, ProcedureRecord],
     procedures: Mapping[str, CompiledProcedure],
@@ -96,6 +147,7 @@ def lifecycle_of(
     grade: str | None,
     status: str,
     exclusion: str | None = None,
+    dated: Sequence[DatedDeadline] = (),
 ) -> Lifecycle:
     """Work out the stage and deadlines of one result from its procedure records."""
     notification = steps.get("notification")
@@ -136,6 +188,7 @@ def lifecycle_of(
         grade,
         status,
         exclusion,
+        tuple(_dated_check(d, steps, on) for d in dated),
     )
 
 

@@ -47,7 +47,7 @@ def apply_measures(program: PythonProgram, results: list[Result], context: RunCo
                 chosen.append(m)
                 continue
             try:
-                held = bool(fn(r.subject, grade, rank, history))
+                held = bool(fn(r.subject, grade, rank, history, r.values))
             except Exception as exc:
                 raise EvaluationError(
                     Problem(

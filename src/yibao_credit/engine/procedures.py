@@ -1,10 +1,11 @@
-"""The pack's procedures applied to a run: each result's lifecycle stage and deadlines, and a
-corrected decision on an objection changing the grade (the trace keeps both)."""
+"""The pack's procedures applied to a run: each result's lifecycle stage and deadlines (those
+counted from a trigger, and those on fixed calendar days), and a corrected decision on an
+objection changing the grade (the trace keeps both)."""
 
 from __future__ import annotations
 
 from yibao_credit.engine.context import RunContext
-from yibao_credit.engine.lifecycle import calendar_problem, lifecycle_of
+from yibao_credit.engine.lifecycle import calendar_problem, dated_due, lifecycle_of
 from yibao_credit.engine.results import Result
 from yibao_credit.errors import CalendarError, Problem, RecordError
 
@@ -15,6 +16,9 @@ def apply_lifecycle(results: list[Result], context: RunContext, warnings: list[P
     assert procedures is not None
     plan = context.plan
     later: list[str] = []
+    dated = tuple(
+        dated_due(proc, context.bounds[proc.window].end) for proc in plan.dated_procedures
+    )
     for r in results:
         steps = procedures.by_subject.get(r.subject.id, {})
         if context.on is not None:
@@ -29,6 +33,7 @@ def apply_lifecycle(results: list[Result], context: RunContext, warnings: list[P
                 r.grade,
                 r.status,
                 r.exclusion,
+                dated,
             )
         except CalendarError as exc:
             raise CalendarError(calendar_problem(exc, r.subject.id)) from exc

@@ -91,6 +91,7 @@ def _ruleset_program(plan: Plan, rs: CompiledRuleset) -> RulesetProgram:
     history = tuple(h.name for h in rs.history)
     counted = {n: n for n in ("grade", "status", "exclusion")}
     weight = {n: n for n in ("deposit", "score", "grade", "status")}
+    facts = {f.name: f"V[{f.slot}]" for f in rs.facts}
     return RulesetProgram(
         rules=rs,
         source=source,
@@ -107,8 +108,8 @@ def _ruleset_program(plan: Plan, rs: CompiledRuleset) -> RulesetProgram:
             m.step: _made(
                 plan,
                 m.when,
-                ["s", "grade", "rank", "H"],
-                {"grade": "grade", "rank": "rank"},
+                ["s", "grade", "rank", "H", "V"],
+                {"grade": "grade", "rank": "rank", **facts},
                 history,
             )
             for ms in rs.measures.values()

@@ -5,13 +5,13 @@ lifecycle of each result and the measures its final grade brings."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from yibao_credit.bulk import paused_gc
 from yibao_credit.compile.plan import CompiledRuleset, Plan
 from yibao_credit.engine.context import EMPTY, RunContext
-from yibao_credit.engine.history import Cycle, history_fact
+from yibao_credit.engine.history import Cycle, PastEvent, history_readings
 from yibao_credit.engine.measures import apply_measures
 from yibao_credit.engine.prepare import Prepared, prepare
 from yibao_credit.engine.procedures import apply_lifecycle
@@ -43,7 +43,7 @@ def _run(prepared: Prepared) -> Run:
     grouped = prepared.grouped
     review = plan.review
     review_problems: list[Problem] = []
-    history = _HistoryReadings(context)
+    history = _HistoryReadings(context, prepared)
     for subject, rs, group in prepared.assigned:
         h_values, h_cycles = history.of(subject, rs)
         fn = functions[(rs.id, group)]
@@ -99,10 +99,12 @@ def _functions(context: RunContext, program: PythonProgram) -> dict[tuple[str, s
 
 class _HistoryReadings:
     """History facts per subject; every cycle is missing for a subject with no earlier
-    result, so those get the same (immutable) readings, computed once per ruleset."""
+    result, so those get the same (immutable) readings, computed once per ruleset. A subject
+    with earlier results is read with its events (counted and set aside), for a lapse."""
 
-    def __init__(self, context: RunContext) -> None:
+    def __init__(self, context: RunContext, prepared: Prepared) -> None:
         self.context = context
+        self.prepared = prepared
         history = context.history
         self.known = history.subject_ids() if history is not None else frozenset()
         self.none: dict[str, tuple[dict[str, Any], dict[str, tuple[Cycle, ...]]]] = {}
@@ -113,7 +115,12 @@ class _HistoryReadings:
         if not rs.history:
             return EMPTY, EMPTY
         if subject.id in self.known:
-            return history_of(subject, rs, self.context)
+            events: list[PastEvent] = []
+            if rs.history_lapse is not None:
+                events += self.prepared.grouped.get(subject.id, ())
+                aside = self.prepared.set_aside.get(subject.id, ())
+                events += (a.event for a in aside if isinstance(a.event, Event))
+            return history_of(subject, rs, self.context, events)
         cached = self.none.get(rs.id)
         if cached is None:
             cached = self.none[rs.id] = history_of(subject, rs, self.context)
@@ -177,16 +184,25 @@ def _used_changes(
 
 
 def history_of(
-    subject: Subject, rs: CompiledRuleset, context: RunContext
+    subject: Subject,
+    rs: CompiledRuleset,
+    context: RunContext,
+    events: Sequence[PastEvent] = (),
 ) -> tuple[dict[str, Any], dict[str, tuple[Cycle, ...]]]:
+    """The ruleset's history readings for a subject (``engine.history``); ``events``: its
+    events up to as_of, counted or set aside, for ``history.lapse``."""
     assert rs.history_cycle is not None
-    values: dict[str, Any] = {}
-    cycles: dict[str, tuple[Cycle, ...]] = {}
-    for h in rs.history:
-        values[h.name], cycles[h.name] = history_fact(
-            h.fact, context.history, subject.id, context.as_of, rs.history_cycle, rs.rank
-        )
-    return values, cycles
+    return history_readings(
+        rs.history,
+        context.history,
+        subject.id,
+        context.as_of,
+        rs.history_cycle,
+        rs.rank,
+        rs.history_lapse,
+        context.plan,
+        events,
+    )
 
 
 def _window_pair(bounds: Bounds) -> tuple[dt.date, dt.date]:

@@ -7,9 +7,10 @@ where they are in the repository). In a source checkout — an editable install,
 the path — the repository's own folders are used.
 
 A pack may be named by its id (``zhenjiang``) wherever a path is taken: ``resolve_pack``
-turns the id into the bundled file or folder. A path that exists always wins over an id; a
-name that looks like an id and is neither a file nor a bundled pack is ``pack.unknown-id``,
-listing the bundled ids.
+turns the id into the bundled file or folder — for a folder of dated versions with a manifest
+beside it (``jiangsu_perf.yaml`` naming ``jiangsu_perf/``), the manifest. A path that exists
+always wins over an id; a name that looks like an id and is neither a file nor a bundled pack
+is ``pack.unknown-id``, listing the bundled ids.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ import yaml
 
 from yibao_credit.errors import Location, PackError, Problem
 from yibao_credit.pack.load import read_pack
+from yibao_credit.pack.manifest import is_manifest, read_manifest
 
 _PACKAGE = Path(__file__).parent.parent
 """The installed ``yibao_credit`` folder (``src/yibao_credit`` in a checkout)."""
@@ -78,12 +80,15 @@ def _entries(root: Path) -> list[Path]:
 
 
 def _declared_id(entry: Path) -> str | None:
-    """``pack.id`` of a pack file (of the first version, for a folder), read cheaply."""
+    """``pack.id`` of a pack file (of the first version, for a folder; ``manifest.id`` of a
+    manifest), read cheaply."""
     file = _versions_of(entry)[0] if entry.is_dir() else entry
     try:
         data = yaml.load(file.read_text(encoding="utf-8-sig"), Loader=_YamlLoader)
     except (OSError, UnicodeDecodeError, yaml.YAMLError):
         return None
+    if isinstance(data, dict) and "manifest" in data:
+        data = {"pack": data["manifest"]}
     meta = data.get("pack") if isinstance(data, dict) else None
     pack_id = meta.get("id") if isinstance(meta, dict) else None
     return pack_id if isinstance(pack_id, str) else None
@@ -92,7 +97,8 @@ def _declared_id(entry: Path) -> str | None:
 @cache
 def _index(root: Path) -> dict[str, Path]:
     out: dict[str, Path] = {}
-    for entry in _entries(root):
+    # A manifest first: the id is the manifest's, not that of the folder it names.
+    for entry in sorted(_entries(root), key=lambda e: not is_manifest(e)):
         pack_id = _declared_id(entry)
         if pack_id is not None and pack_id not in out:
             out[pack_id] = entry
@@ -147,7 +153,7 @@ class BundledVersion:
 class BundledPack:
     id: str
     path: Path
-    """The pack file, or the folder of its dated versions."""
+    """The pack file, the folder of its dated versions, or the manifest naming the folder."""
     versions: tuple[BundledVersion, ...]
     """In order of their effective periods."""
 
@@ -156,7 +162,12 @@ def bundled_packs() -> list[BundledPack]:
     """Every bundled pack, read and validated (not compiled), by id."""
     out = []
     for pack_id, entry in bundled_ids().items():
-        files = _versions_of(entry) if entry.is_dir() else [entry]
+        if entry.is_dir():
+            files = _versions_of(entry)
+        elif is_manifest(entry):
+            files = list(read_manifest(entry).versions)
+        else:
+            files = [entry]
         versions = []
         for f in files:
             model, _, digest = read_pack(f)

@@ -110,19 +110,28 @@ class ProvisionalValue:
 
 
 def walk_provisional(node: Any, path: PathKey) -> Iterator[tuple[PathKey, str]]:
-    if isinstance(node, Provenance) and node.provisional:
-        yield path, node.provisional
+    """Every element of a validated pack that says ``provisional``: a rule or value (a
+    ``Provenance``), or any other model with a ``provisional`` field — pack metadata
+    (``pack``, a source, a grade label, …) — whatever section it is in."""
+    for where, note, _ in _provisional_nodes(node, path):
+        yield where, note
+
+
+def _provisional_nodes(node: Any, path: PathKey) -> Iterator[tuple[PathKey, str, BaseModel]]:
     if isinstance(node, BaseModel):
+        note = getattr(node, "provisional", None)
+        if isinstance(note, str) and note and "provisional" in type(node).model_fields:
+            yield path, note, node
         for name in type(node).model_fields:
             value = getattr(node, name)
             key = type(node).model_fields[name].alias or name
-            yield from walk_provisional(value, (*path, key))
+            yield from _provisional_nodes(value, (*path, key))
     elif isinstance(node, dict):
         for k, v in node.items():
-            yield from walk_provisional(v, (*path, k))
+            yield from _provisional_nodes(v, (*path, k))
     elif isinstance(node, list):
         for i, v in enumerate(node):
-            yield from walk_provisional(v, (*path, i))
+            yield from _provisional_nodes(v, (*path, i))
 
 
 def parse_pack(doc: YamlDocument) -> PackModel:
@@ -148,11 +157,16 @@ def read_pack(path: str | Path) -> tuple[PackModel, YamlDocument, str]:
 
 
 def provisional_values(model: PackModel, doc: YamlDocument) -> list[ProvisionalValue]:
-    """Every provisional rule or value of a pack, in file order: the pack's own file first,
-    then each file it extends, each in line order."""
+    """Every provisional rule, value or piece of metadata (``walk_provisional``) of a pack, in
+    file order: the pack's own file first, then each file it extends, each in line order."""
     out = []
-    for path, note in walk_provisional(model, ()):
-        where = doc.locate(path)
+    for path, note, node in _provisional_nodes(model, ()):
+        # A rule is located at itself; metadata (``pack``, a source: mappings that an
+        # extending pack merges key by key) at its ``provisional`` key, in the file that wrote it.
+        if isinstance(node, Provenance):
+            where = doc.locate(path)
+        else:
+            where = doc.locate((*path, "provisional"), key=True)
         out.append(ProvisionalValue(format_path(path), where.line, note, where.file))
     order = {f: i for i, f in enumerate(dict.fromkeys([doc.file, *(p.file for p in out)]))}
     return sorted(out, key=lambda p: (order[p.file], p.line or 0, p.path))

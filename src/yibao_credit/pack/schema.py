@@ -13,6 +13,7 @@ import re
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 
 Identifier = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
 
@@ -61,7 +62,17 @@ class Provenance(Strict):
         return self
 
 
-class Source(Strict):
+class MaybeProvisional(Strict):
+    """Metadata that a published text may or may not set (the pack's identity, a source, a
+    grade label): nothing is required, but a value no document prints says so in
+    ``provisional`` (which local decision must confirm it), and ``validate --provisional``
+    lists it with the rules' provisional values."""
+
+    provisional: str | None = None
+    note: str | None = None
+
+
+class Source(MaybeProvisional):
     """A published document the pack encodes."""
 
     id: Identifier
@@ -71,7 +82,6 @@ class Source(Strict):
     date: dt.date | None = None
     seed: str | None = None
     url: str | None = None
-    note: str | None = None
 
 
 class Effective(Strict):
@@ -90,7 +100,7 @@ class Jurisdiction(Strict):
     region: str | None = None
 
 
-class Meta(Strict):
+class Meta(MaybeProvisional):
     id: Identifier
     name: Text
     jurisdiction: Jurisdiction
@@ -236,7 +246,7 @@ class GradeRule(Provenance):
         return self.any if self.any is not None else (self.all or [])
 
 
-class Grade(Strict):
+class Grade(MaybeProvisional):
     label: str
     title: Text
 
@@ -255,13 +265,44 @@ class CriteriaGrading(Strict):
     default: DefaultGrade
 
 
+NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def number_or_parameter(value: Any, *, gt: float | None = None, ge: float | None = None) -> Any:
+    """A score number that may instead name a dated parameter (``cap: violation_cap``): a
+    number (a numeric text reads as one) within its bound, or a name; the compiler checks that
+    the name is a numeric parameter and that each of its values keeps the bound."""
+    if isinstance(value, str):
+        text = value.strip()
+        try:
+            value = float(text)
+        except ValueError:
+            if NAME_RE.fullmatch(text):
+                return text
+            raise PydanticCustomError(
+                "number_or_parameter",
+                "'{input}' is neither a number nor the name of a parameter",
+                {"input": value},
+            ) from None
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        if gt is not None and not value > gt:
+            raise PydanticCustomError(
+                "greater_than", "Input should be greater than {gt}", {"gt": gt}
+            )
+        if ge is not None and not value >= ge:
+            raise PydanticCustomError(
+                "greater_than_equal", "Input should be greater than or equal to {ge}", {"ge": ge}
+            )
+    return value
+
+
 class ScoreItem(Provenance):
     """Points one rule adds (positive) or deducts (negative).
 
     ``points`` is a number or an expression (a parameter name, say). With ``per: <fact>`` it
     is per unit of a count or sum fact (−2 per violation); with ``when`` it applies only when
     the condition holds; otherwise it gives the points directly (indicator scoring). ``cap``
-    bounds the item's total either way (扣分上限).
+    bounds the item's total either way (扣分上限): a number, or a parameter's name.
     """
 
     id: Identifier
@@ -269,23 +310,41 @@ class ScoreItem(Provenance):
     points: float | str
     per: Identifier | None = None
     when: str | None = None
-    cap: float | None = Field(default=None, gt=0)
+    cap: float | str | None = None
+    """A number > 0, or the name of a numeric parameter (its value on the run's date)."""
     monitoring: bool = False
     """A provincial monitoring indicator (全省监测指标): flagged in the trace."""
 
+    @field_validator("cap", mode="before")
+    @classmethod
+    def _cap(cls, value: Any) -> Any:
+        return number_or_parameter(value, gt=0)
+
 
 class ScoreCategory(Provenance):
-    """A group of items with its own base, cap and weight in the total."""
+    """A group of items with its own base, cap and weight in the total; ``cap`` and
+    ``weight`` are numbers or names of numeric parameters (their values on the run's date)."""
 
     id: Identifier
     title: Text
     items: list[ScoreItem] = Field(min_length=1)
     base: float = 0
-    cap: float | None = Field(default=None, gt=0)
-    """The items' sum is bounded to [-cap, cap] before the base is added."""
+    cap: float | str | None = None
+    """The items' sum is bounded to [-cap, cap] before the base is added (cap > 0)."""
     min: float | None = None
     max: float | None = None
-    weight: float | None = Field(default=None, ge=0)
+    weight: float | str | None = None
+    """The category's factor in the total (≥ 0; 1 when not given)."""
+
+    @field_validator("cap", mode="before")
+    @classmethod
+    def _cap(cls, value: Any) -> Any:
+        return number_or_parameter(value, gt=0)
+
+    @field_validator("weight", mode="before")
+    @classmethod
+    def _weight(cls, value: Any) -> Any:
+        return number_or_parameter(value, ge=0)
 
 
 class Veto(Provenance):
@@ -299,7 +358,7 @@ class Veto(Provenance):
 
 class Band(Provenance):
     """A score interval and its grade, edges explicit: ``[90, 100]``, ``[80, 90)``,
-    ``(-inf, 60)``."""
+    ``(-inf, 60)``; an edge may be the name of a numeric parameter: ``[a_from, 100]``."""
 
     grade: str
     range: str
@@ -325,6 +384,11 @@ class ScoreGrading(Provenance):
     system whose parts are set by different authorities stays a 100-point system."""
 
 
+class AllocationFinality(Provenance):
+    """An allocation that may share the pool only once every result in it is final (no
+    objection pending, no window open): Jiangsu 四 公示无异议后."""
+
+
 class Allocation(Provenance):
     """How a pooled fund (the withheld quality deposits) is shared out by result: each
     subject's weight is an expression over ``deposit`` (its own withheld amount, in fen),
@@ -333,6 +397,8 @@ class Allocation(Provenance):
     weight: str
     excluded: Literal["zero", "error"] = "zero"
     """An excluded subject's weight: nothing (zero), or an input error."""
+    requires_final: AllocationFinality | None = None
+    """Share the pool only among final results (with its clause); see ``AllocationFinality``."""
 
 
 class Review(Provenance):
@@ -420,12 +486,31 @@ class HistoryFact(Provenance):
         return self
 
 
+class HistoryLapse(Provenance):
+    """When an earlier result no longer counts (济医保字〔2023〕19号 三(五) "不良行为信息有效期
+    届满…后,原信用主体评价结果自动失效").
+
+    An earlier cycle's result with a grade in ``grades`` lapses as of this run's as_of when the
+    events it counted in ``facts`` — each fact's filter, and its window bounded as of the
+    earlier as_of, over the events neither expired under ``validity`` nor repaired by then —
+    are at least one, and every one of them has since expired or been repaired. A lapsed cycle
+    has no grade for any history fact (like an excluded one); the trace shows it as ``lapsed``.
+    """
+
+    grades: list[str] = Field(min_length=1)
+    """The earlier grades that can lapse."""
+    facts: list[Identifier] = Field(min_length=1)
+    """Event facts of the ruleset: the adverse information an earlier result rests on."""
+
+
 class History(Strict):
     """How earlier cycles are found: results whose as_of lies whole cycles before this one."""
 
     cycle: str
     """The length of a cycle (``1y``): the previous cycle's result has as_of one cycle back."""
     facts: dict[Identifier, HistoryFact] = Field(min_length=1)
+    lapse: HistoryLapse | None = None
+    """When an earlier result lapses (its adverse information expired or repaired)."""
 
 
 class AppliesTo(Strict):
@@ -458,15 +543,27 @@ class Ruleset(Strict):
 
 
 class Procedure(Provenance):
-    """A deadline after a result, counted in days or working days from the day after its
-    trigger (《民法典》第201条): ``notification`` (the result was notified) or ``objection``
-    (an objection was received)."""
+    """A deadline of the procedure after a result. Either counted in days or working days
+    from the day after its trigger (《民法典》第201条) — ``trigger`` ``notification`` (the
+    result was notified) or ``objection`` (an objection was received), ``days``, ``unit`` —
+    or a fixed calendar day: ``by`` (``MM-DD``) in the year ``years_after`` years after the
+    year in which the pack's window ``window`` (the evaluated period) ends, optionally the
+    day by which the procedure record ``step`` is due. The compiler checks that exactly one
+    of the two forms is written."""
 
     id: Identifier
     title: Text
-    trigger: Literal["notification", "objection"]
-    days: int = Field(ge=1)
-    unit: Literal["working_days", "days"]
+    trigger: Literal["notification", "objection"] | None = None
+    days: int | None = Field(default=None, ge=1)
+    unit: Literal["working_days", "days"] | None = None
+    by: str | None = Field(default=None, pattern=r"^\d{2}-\d{2}$")
+    """A fixed day, ``MM-DD`` (``"03-31"`` for 3月底)."""
+    window: Identifier | None = None
+    """With ``by``: the window whose end year the day is counted from."""
+    years_after: int = Field(default=1, ge=0)
+    """With ``by``: 0 for the year in which ``window`` ends, 1 (default) for the year after."""
+    step: Literal["notification", "objection", "decision"] | None = None
+    """With ``by``: the procedure record that is due by that day (checked, never moved)."""
 
 
 class Validity(Provenance):

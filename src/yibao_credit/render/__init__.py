@@ -1,6 +1,7 @@
 """Render: results as the contract's JSON Lines, CSV and aligned tables (``results``), traces
-and readable text in Chinese and English (``trace``), and counts by grade, region and group
-(``summary``).
+and readable text in Chinese and English (``trace``), counts by grade, region and group
+(``summary``), and each result's monitoring indicators against earlier results
+(``monitoring``).
 
 May import every stage up to ``engine``; reads results and the plan, never evaluates.
 """

@@ -584,7 +584,7 @@ def _score_steps(
             if item.points is not None:
                 inputs += (("points", item.points),)
             if item.cap is not None:
-                inputs += (("cap", item.cap),)
+                inputs += _number_inputs(result, "cap", item.cap)
             if item.monitoring:
                 inputs += (("monitoring", True),)
             points = values[item.slot]
@@ -601,8 +601,8 @@ def _score_steps(
             (
                 ("items", tuple((i.id, _tidy(values[i.slot])) for i in cat.items)),
                 ("base", cat.base),
-                ("cap", cat.cap),
-                ("weight", cat.weight),
+                *_number_inputs(result, "cap", cat.cap),
+                *_number_inputs(result, "weight", cat.weight),
             ),
             (),
             False,
@@ -638,13 +638,26 @@ def _score_steps(
             )
     if not vetoed and result.rule is not None and result.rule >= 0:
         band = score.bands[result.rule]
+        interval = band.interval(lambda name: _name_value(result, name))
         yield (
             band.step,
             band.grade,
-            (("score", result.score), ("range", band.interval.describe())),
+            (
+                ("score", result.score),
+                ("range", interval.describe()),
+                *((f"{side}_parameter", e) for side, e in band.named_edges),
+            ),
             (),
             not corrected,
         )
+
+
+def _number_inputs(result: Result, key: str, number: Any) -> tuple[tuple[str, Any], ...]:
+    """A weight or cap as the step shows it: the number, or the value of the parameter that
+    gives it (for this result's group) followed by the parameter's name."""
+    if isinstance(number, str):
+        return ((key, _name_value(result, number)), (f"{key}_parameter", number))
+    return ((key, number),)
 
 
 def _tidy(value: Any) -> Any:
@@ -697,6 +710,32 @@ def _lifecycle_steps(result: Result, life: Lifecycle) -> Iterator[Step]:
         # A decision with no review window counted (the objection came late): shown all the
         # same, since it changed (or upheld) the result.
         yield _decision_step(result, life, review.outcome_step, None)
+    for dd in life.dated:
+        fixed = dd.procedure
+        yield (
+            fixed.step,
+            dd.due,
+            (
+                ("by", f"{fixed.month:02d}-{fixed.day:02d}"),
+                ("window", fixed.window),
+                ("period_end", dd.period_end),
+                ("years_after", fixed.years_after),
+            ),
+            (),
+            False,
+        )
+        if fixed.outcome_step is not None:
+            yield (
+                fixed.outcome_step,
+                dd.in_time,
+                (
+                    ("record", fixed.step_due),
+                    ("dated", dd.record.date if dd.record is not None else None),
+                    ("due", dd.due),
+                ),
+                (dd.record.id,) if dd.record is not None else (),
+                False,
+            )
 
 
 def _decision_step(result: Result, life: Lifecycle, spec: StepSpec, due: Any) -> Step:
@@ -808,7 +847,8 @@ def render_text(result: Result, lang: str = "zh", notes: bool = True, detail: st
             for k, v in step["inputs"].items()
             if kind
             in ("exclusion", "criterion", "rollup", "grade", "lifecycle", "measure", "veto", "item")
-            or (kind == "procedure" and k in ("from", "days", "unit", "moved_from"))
+            or (kind == "procedure" and k in ("from", "days", "unit", "moved_from", "by"))
+            or (kind == "procedure" and k == "period_end")
             or (kind == "fact" and k not in ("op", "window", "where", "of"))
         }
         if kind == "history":

@@ -31,6 +31,7 @@ from yibao_credit.compile.plan import (
     CompiledRuleset,
     CompiledScore,
     Plan,
+    ScoreNumber,
 )
 from yibao_credit.engine.context import RunContext
 from yibao_credit.records.contract import EVENT_FIELDS, SUBJECT_FIELDS
@@ -486,7 +487,7 @@ def _ruleset(
         query = _score_layers(rs.score, scope, query, columns)
     else:
         query = _layer(query, new)
-    query = _decision(rs, query)
+    query = _decision(rs, query, scope)
     ordered = [columns[i] for i in sorted(columns)]
     return query, ordered
 
@@ -659,18 +660,26 @@ def _items(score: CompiledScore, scope: Scope) -> list[tuple[exp.Expr, str]]:
                     default=exp.Literal.number(0),
                 )
             if item.cap is not None:
-                points = _cap(points, item.cap)
+                points = _cap(points, item.cap, scope)
             out.append((points, slot_col(item.slot)))
     return out
 
 
-def _cap(value: exp.Expr, cap: float) -> exp.Expr:
+def _number(value: ScoreNumber, scope: Scope) -> exp.Expr:
+    """A weight, cap or band edge: the number, or the parameter's value as a literal of the
+    run (a ``CASE`` on the group where an evaluation group sets its own)."""
+    return scope.param(value) if isinstance(value, str) else literal(value)
+
+
+def _cap(value: exp.Expr, cap: ScoreNumber, scope: Scope) -> exp.Expr:
     """At most ``cap`` points either way (扣分/加分上限), as ``engine.runtime._cap``."""
     v = paren(value)
+    high = _number(cap, scope)
+    low = literal(-cap) if not isinstance(cap, str) else exp.Neg(this=exp.Paren(this=high.copy()))
     return exp.Case(
         ifs=[
-            exp.If(this=exp.GT(this=v, expression=literal(cap)), true=literal(cap)),
-            exp.If(this=exp.LT(this=v.copy(), expression=literal(-cap)), true=literal(-cap)),
+            exp.If(this=exp.GT(this=v, expression=high), true=high.copy()),
+            exp.If(this=exp.LT(this=v.copy(), expression=low), true=low.copy()),
         ],
         default=v.copy(),
     )
@@ -709,7 +718,7 @@ def _score_layers(
             _sum(col(slot_col(i.slot)) for i in cat.items) if cat.items else exp.Literal.number(0)
         )
         if cat.cap is not None:
-            total = _cap(total, cat.cap)
+            total = _cap(total, cat.cap, scope)
         value: exp.Expr = exp.Add(this=literal(cat.base), expression=paren(total))
         if cat.min is not None or cat.max is not None:
             value = _clamp(value, cat.min, cat.max)
@@ -717,7 +726,14 @@ def _score_layers(
         columns[cat.slot] = slot_col(cat.slot)
         ref = col(slot_col(cat.slot))
         weighted.append(
-            ref if cat.weight == 1.0 else exp.Mul(this=literal(cat.weight), expression=ref)
+            ref
+            if cat.weight == 1.0
+            else exp.Mul(
+                this=paren(scope.param(cat.weight))
+                if isinstance(cat.weight, str)
+                else literal(cat.weight),
+                expression=ref,
+            )
         )
     query = _layer(query, cats)
     raw = _clamp(_sum([literal(score.base), *weighted]), score.floor, score.ceiling)
@@ -745,7 +761,7 @@ def _first(conditions: Sequence[exp.Expr], none: exp.Expr) -> exp.Expr:
     )
 
 
-def _decision(rs: CompiledRuleset, query: exp.Query) -> exp.Query:
+def _decision(rs: CompiledRuleset, query: exp.Query, scope: Scope) -> exp.Query:
     """The exclusion that holds, else the first rule (or band) that matches, the score and
     the veto; then the status and grade they give."""
     minus = exp.Neg(this=exp.Literal.number(1))
@@ -782,15 +798,14 @@ def _decision(rs: CompiledRuleset, query: exp.Query) -> exp.Query:
         total = col(slot_col(score.total_slot))
         bands = []
         for band in score.bands:
-            iv = band.interval
             parts: list[exp.Expr] = []
             op: type[exp.Binary]
-            if iv.low != float("-inf"):
-                op = exp.GTE if iv.low_inclusive else exp.GT
-                parts.append(op(this=total.copy(), expression=literal(float(iv.low))))
-            if iv.high != float("inf"):
-                op = exp.LTE if iv.high_inclusive else exp.LT
-                parts.append(op(this=total.copy(), expression=literal(float(iv.high))))
+            if band.low != float("-inf"):
+                op = exp.GTE if band.low_inclusive else exp.GT
+                parts.append(op(this=total.copy(), expression=_edge(band.low, scope)))
+            if band.high != float("inf"):
+                op = exp.LTE if band.high_inclusive else exp.LT
+                parts.append(op(this=total.copy(), expression=_edge(band.high, scope)))
             bands.append(exp.and_(*parts) if parts else exp.true())
         vetoes = [col(slot_col(v.slot)) for v in score.vetoes]
         query = _layer(
@@ -828,6 +843,11 @@ def _decision(rs: CompiledRuleset, query: exp.Query) -> exp.Query:
         default=exp.Literal.string("excluded"),
     )
     return _layer(query, [(grade, "_grade"), (status, "_status"), (exclusion, "_exclusion")])
+
+
+def _edge(value: ScoreNumber, scope: Scope) -> exp.Expr:
+    """A band edge, compared as a DOUBLE with the score."""
+    return paren(scope.param(value)) if isinstance(value, str) else literal(float(value))
 
 
 def _label(index: exp.Expr, labels: Sequence[str]) -> exp.Expr:

@@ -39,7 +39,7 @@ from yibao_credit.engine.review import raise_problems, stage_lists
 from yibao_credit.engine.run import history_of, result_of
 from yibao_credit.engine.validity import SetAside
 from yibao_credit.errors import EvaluationError, Location, Problem, RecordError
-from yibao_credit.records.contract import MAX_PROBLEMS, Subject
+from yibao_credit.records.contract import MAX_PROBLEMS, Event, Subject
 from yibao_credit.records.history import HistoryRecords
 from yibao_credit.records.procedures import ProcedureRecords
 from yibao_credit.sql.compile import SqlProgram, compile_run, history_col, subject_columns
@@ -340,6 +340,7 @@ class _Runner:
         out: dict[str, tuple[dict[str, Any], dict[str, tuple[dict[str, Any], Any]]]] = {}
         history = self.context.history
         known = history.subject_ids() if history is not None else frozenset()
+        events = self._past_events(known)
         for rs in self.plan.rulesets.values():
             if not rs.history:
                 continue
@@ -349,7 +350,10 @@ class _Runner:
             readings: dict[str, tuple[dict[str, Any], Any]] = {}
             for sid in sorted(known):
                 readings[sid] = history_of(
-                    Subject.model_construct(id=sid, type=rs.type), rs, self.context
+                    Subject.model_construct(id=sid, type=rs.type),
+                    rs,
+                    self.context,
+                    events.get(sid, ()) if rs.history_lapse is not None else (),
                 )
             columns = {"subject_id": ("VARCHAR", sorted(readings))}
             for h in rs.history:
@@ -367,6 +371,25 @@ class _Runner:
                 [values for _k, values in columns.values()],
             )
             out[rs.id] = (dict(defaults), readings)
+        return out
+
+    def _past_events(self, known: frozenset[str]) -> dict[str, list[Event]]:
+        """The events up to as_of of subjects with earlier results (counted or set aside,
+        repairs included), for a ruleset's ``history.lapse``: judged by ``engine.history`` on
+        the same ``Event`` objects the Python engine has."""
+        if not known or not any(rs.history_lapse for rs in self.plan.rulesets.values()):
+            return {}
+        cursor = self.con.execute(
+            "SELECT * EXCLUDE (_line) FROM events "
+            "WHERE date <= ? AND list_contains(?, subject_id) ORDER BY subject_id, date, id",
+            [self.as_of, sorted(known)],
+        )
+        names = [d[0] for d in cursor.description]
+        out: dict[str, list[Event]] = {}
+        for row in cursor.fetchall():
+            fields = {n: v for n, v in zip(names, row, strict=True) if v is not None}
+            event = Event.model_construct(**fields)
+            out.setdefault(event.subject_id, []).append(event)
         return out
 
     # -- results ---------------------------------------------------------------------------
