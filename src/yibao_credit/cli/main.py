@@ -403,15 +403,20 @@ def cmd_validate(args: argparse.Namespace) -> int:
         if args.provisional:
             for p in provisional:
                 print(f"  {p.file or path}:{p.line}: {p.path}: provisional: {p.note}")
-        if args.show_code:
-            for rs in policy.rulesets.values():
-                print(f"# ruleset {rs.id}\n{policy.program.rulesets[rs.id].source}")
-        if args.show_sql:
-            day = args.as_of or policy.plan.effective.from_
-            program = compile_run(policy.plan, resolve(policy.plan, day))
-            print(f"-- {policy.id} {policy.version} as of {day.isoformat()} ({args.dialect})")
-            print(program.sql(args.dialect, pretty=True), end="")
+        _show_program(policy, args, "")
     return status
+
+
+def _show_program(policy: Policy, args: argparse.Namespace, label: str) -> None:
+    """``--show-code`` and ``--show-sql``: what one version compiles to, for review."""
+    if args.show_code:
+        for rs in policy.rulesets.values():
+            print(f"# {label}ruleset {rs.id}\n{policy.program.rulesets[rs.id].source}")
+    if args.show_sql:
+        day = args.as_of or policy.plan.effective.from_
+        program = compile_run(policy.plan, resolve(policy.plan, day))
+        print(f"-- {policy.id} {policy.version} as of {day.isoformat()} ({args.dialect})")
+        print(program.sql(args.dialect, pretty=True), end="")
 
 
 def _validate_manifest(shown: str, args: argparse.Namespace) -> int:
@@ -447,14 +452,7 @@ def _validate_manifest(shown: str, args: argparse.Namespace) -> int:
             _report(exc.problems, sys.stderr)
             return 1
     for policy in chosen if args.show_code or args.show_sql else ():
-        if args.show_code:
-            for rs in policy.rulesets.values():
-                print(f"# {policy.file}: ruleset {rs.id}\n{policy.program.rulesets[rs.id].source}")
-        if args.show_sql:
-            day = args.as_of or policy.plan.effective.from_
-            program = compile_run(policy.plan, resolve(policy.plan, day))
-            print(f"-- {policy.id} {policy.version} as of {day.isoformat()} ({args.dialect})")
-            print(program.sql(args.dialect, pretty=True), end="")
+        _show_program(policy, args, f"{policy.file}: ")
     return 0
 
 

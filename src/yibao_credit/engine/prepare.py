@@ -164,9 +164,7 @@ def _warn_off_cycle(
             ends.add(day)
             if (day.month, day.day) == (2, 28) and calendar.isleap(day.year):
                 ends.add(day.replace(day=29))
-    off = sorted(
-        (history.lines.get(key, 0), key) for key in history.results if key[1] not in ends
-    )
+    off = sorted((history.lines.get(key, 0), key) for key in history.results if key[1] not in ends)
     if not off:
         return
     line, (sid, day) = off[0]
