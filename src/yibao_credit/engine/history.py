@@ -30,7 +30,7 @@ from yibao_credit.compile.plan import (
 from yibao_credit.engine.pyexpr import node_to_python
 from yibao_credit.engine.runtime import RUNTIME
 from yibao_credit.pack.schema import HistoryFact, Window
-from yibao_credit.records.contract import Event
+from yibao_credit.records.contract import Event, EventLike
 from yibao_credit.records.history import HistoryRecords
 from yibao_credit.time.periods import parse_period, shift_period
 from yibao_credit.time.windows import window_bounds
@@ -96,16 +96,10 @@ class Cycle:
         return out
 
 
-class PastEvent(Protocol):
-    """What a lapse reads of an event: an ``Event`` (its fields, and free attributes for a
-    fact's filter), as each engine has it."""
+class PastEvent(EventLike, Protocol):
+    """What a lapse reads of an event: what a trace shows of it, and the event it repairs
+    (an ``Event``, with free attributes for a fact's filter, as each engine has it)."""
 
-    @property
-    def id(self) -> str: ...
-    @property
-    def kind(self) -> str: ...
-    @property
-    def date(self) -> dt.date: ...
     @property
     def repairs(self) -> str | None: ...
 
