@@ -386,7 +386,9 @@ def test_clause4_the_pack_formula_is_the_provisional_deposit_times_score() -> No
         assert rs.allocation.step.expr == FORMULA
         assert rs.allocation.excluded == "zero"
         assert rs.allocation.step.clause == CLAUSE
-        assert "附件3" in (rs.allocation.step.provisional or "")
+        provisional = rs.allocation.step.provisional
+        assert provisional is not None
+        assert "附件3" in provisional.zh and "附件3" in provisional.get("en")
 
 
 def test_clause4_the_whole_pool_of_deposits_is_shared_out() -> None:
@@ -402,7 +404,7 @@ def test_clause4_the_whole_pool_of_deposits_is_shared_out() -> None:
     assert got == {"A": (1405, True), "B": (1335, True), "C": (93, False), "D": (0, False)}
     assert [s.subject_id for s in result.shares] == ["A", "B", "C", "D"]
     assert result.clause == CLAUSE
-    assert result.provisional is not None and "附件3" in result.provisional
+    assert result.provisional is not None and "附件3" in result.provisional.get("en")
 
 
 def test_clause4_each_weight_follows_the_pack_formula() -> None:
@@ -767,7 +769,7 @@ def test_clause4_cli_allocate_jsonl_adds_up_to_the_pool_printed(
     assert count == len(rows)
     spec = jiangsu().rulesets["inpatient"].allocation
     assert spec is not None and spec.step.provisional
-    assert f"formula provisional: {spec.step.provisional}" in err
+    assert f"formula provisional: {spec.step.provisional.get('zh')}" in err  # --lang zh
     by_id = {r["subject_id"]: r for r in rows}
     assert by_id["JS-C03"]["status"] == "excluded"  # designated 2025-01-15: nothing to evaluate
     assert by_id["JS-C03"]["allocated"] == 0
@@ -987,7 +989,7 @@ def test_clause4_the_pack_shares_the_pool_only_among_final_results() -> None:
             final = rs.allocation.requires_final
             assert final is not None, (pack.version, rs.id)
             assert final.clause == CLAUSE
-            assert final.note is not None and "公示无异议后" in final.note
+            assert final.note is not None and "公示无异议后" in final.note.zh
 
 
 def test_clause4_without_procedures_the_allocation_is_a_draft_with_a_warning() -> None:

@@ -552,7 +552,11 @@ LAPSE = (
     "        facts: [violations]\n"
     "        provisional: test\n"
 )
-HISTORY_END = "          provisional: The one-year evaluation cycle, as for excellent_before.\n"
+HISTORY_END = (
+    "          provisional:\n"
+    "            zh: 评测周期为一年,与excellent_before相同。\n"
+    "            en: The one-year evaluation cycle, as for excellent_before.\n"
+)
 
 
 def lapse_pack(tmp_path: Path, validity: str | None, repair: bool = False) -> Path:

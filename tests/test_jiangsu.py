@@ -806,7 +806,8 @@ def test_issue14_item11_2024_version_is_a_provisional_copy_that_changes_nothing(
     assert a["pack"]["id"] == b["pack"]["id"] == "jiangsu_perf"
     assert p2023.model.pack.provisional is None
     note = p2024.model.pack.provisional
-    assert note is not None and "二(二)" in note and "unchanged" in note
+    assert note is not None and not isinstance(note, str)
+    assert "二(二)" in note.zh and "二(二)" in note.get("en") and "unchanged" in note.get("en")
     copy = {v.path: v for v in p2024.provisional()}["pack"]
     assert copy.file == str(V2024_PATH) and copy.line is not None
     assert V2024_PATH.read_text("utf-8").splitlines()[copy.line - 1].startswith("  provisional:")
@@ -1264,10 +1265,11 @@ def test_issue14_item4_city_default_points_2_2_moves_grades_and_shares_of_the_po
     assert shares[10]["JS-C02"] > shares[0]["JS-C02"] and shares[10]["JS-H01"] < shares[0]["JS-H01"]
     value = p2024.model.parameters["city_default_points"].values["2023-01-01"]
     assert value.value == 10
-    assert value.provisional is not None
+    assert value.provisional is not None and not isinstance(value.provisional, str)
     for who in ("设区市医保局", "绩效评价工作领导小组", "评价评分标准"):
-        assert who in value.provisional
-    note = " ".join((value.note or "").split())
+        assert who in value.provisional.zh and who in value.provisional.get("en")
+    assert value.note is not None and not isinstance(value.note, str)
+    note = " ".join(value.note.get("en").split())
     assert "changes no" not in note
     for text in (
         "487,042",
@@ -1295,7 +1297,10 @@ def test_issue14_item11_grade_labels_2_2_are_provisional(path: Path) -> None:
         assert isinstance(grading, ScoreGrading)
         assert [g.label for g in grading.grades] == ["优秀", "良好", "合格", "不合格"]
         for i, grade in enumerate(grading.grades):
-            assert grade.provisional and "grade label" in grade.provisional
+            assert grade.provisional and not isinstance(grade.provisional, str)
+            assert (
+                "grade label" in grade.provisional.get("en") and "等级名称" in grade.provisional.zh
+            )
             assert f"rulesets.{rs}.grading.grades[{i}]" in listed
 
 
@@ -1311,8 +1316,10 @@ def test_issue14_item11_monitoring_flags_2_2_are_provisional(
     flagged = [i for c in grading.categories for i in c.items if i.monitoring]
     assert {i.id for i in flagged} == MONITORING[ruleset]
     for item in flagged:
-        assert item.provisional and "monitoring indicator" in item.provisional, item.id
-        assert "二(二)" in item.provisional, item.id
+        assert item.provisional and not isinstance(item.provisional, str), item.id
+        assert "monitoring indicator" in item.provisional.get("en"), item.id
+        assert "监测指标" in item.provisional.zh, item.id
+        assert "二(二)" in item.provisional.zh and "二(二)" in item.provisional.get("en"), item.id
 
 
 def _cited_sources(node: Any) -> set[str]:
@@ -1336,22 +1343,26 @@ def test_issue14_item11_suqian_city_indicator_names_2_2_are_provisional(suqian: 
     inherited note that the provincial 2024 version is a provisional copy in the 2024 file."""
     sources = {s.id: s for s in suqian.model.pack.sources}
     placeholder = sources["sq2024"]
-    assert placeholder.provisional and "not in the seeds" in placeholder.provisional
+    assert placeholder.provisional and not isinstance(placeholder.provisional, str)
+    assert "not in the seeds" in placeholder.provisional.get("en")
     assert "sq2024" not in _cited_sources(suqian.model)
     assert sources["js26"].provisional is None
     for rs in ("inpatient", "outpatient"):
         ruleset = suqian.model.rulesets[rs]
         for name in FULL_SUQIAN:
             fact = ruleset.facts[name]
-            assert fact.provisional and "issue 4" in fact.provisional, (rs, name)
+            assert fact.provisional and not isinstance(fact.provisional, str), (rs, name)
+            assert "issue 4" in fact.provisional.get("en"), (rs, name)
+            assert "issue 4" in fact.provisional.zh, (rs, name)
         grading = ruleset.grading
         assert isinstance(grading, ScoreGrading)
         city = grading.categories[-1]
-        assert city.provisional and "issue 4" in city.provisional
+        assert city.provisional and not isinstance(city.provisional, str)
+        assert "issue 4" in city.provisional.get("en") and "issue 4" in city.provisional.zh
         assert all(i.provisional for i in city.items if i.id in FULL_SUQIAN)
     listed = {v.path: v for v in suqian.provisional()}
     entry = listed["pack.sources[1]"]
-    line = SUQIAN_PATH.read_text("utf-8").splitlines().index("      provisional: >-") + 1
+    line = SUQIAN_PATH.read_text("utf-8").splitlines().index("      provisional:") + 1
     assert (Path(entry.file or "").resolve(), entry.line) == (SUQIAN_PATH.resolve(), line)
     assert Path(listed["pack"].file or "").resolve() == V2024_PATH.resolve()
 

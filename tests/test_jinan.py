@@ -148,7 +148,9 @@ def test_source_cites_19_and_records_the_199_discrepancy(pack: yc.Policy) -> Non
     src = pack.model.pack.sources[0]
     assert src.number == DOC
     assert src.date == dt.date(2023, 11, 8)
-    assert src.note is not None and "199号" in src.note and "19号" in src.note
+    assert src.note is not None and not isinstance(src.note, str)
+    for text in (src.note.zh, src.note.get("en")):
+        assert "199号" in text and "19号" in text
     assert pack.model.pack.effective.from_ == dt.date(2023, 11, 8)
 
 
@@ -471,9 +473,9 @@ def test_fraud_veto_overrides_a_top_score(tmp_path: Path) -> None:
     still forces D — the veto decides, whatever the score."""
     path, _ = pack_copy(
         tmp_path,
-        "        value: -40\n        provisional: 待省指标体系及我市试评价(四(二)5)"
+        "        value: -40\n        provisional:\n          zh: 待省指标体系及我市试评价(四(二)5)"
         "确定失信信息扣分\n",
-        "        value: 0\n        provisional: test copy\n",
+        "        value: 0\n        provisional:\n          zh: test copy\n",
     )
     events, history = _strong_record_with_fraud()
     r = one(yc.load_policy(path), events, history=history)

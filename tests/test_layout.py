@@ -27,6 +27,7 @@ STAGES: tuple[tuple[str, ...], ...] = (
     ("render",),  # trace, JSONL / CSV / table, text, summary
     ("policy",),  # the loaded pack: load -> compile -> evaluate, for callers
     ("packtest",),  # YAML test cases and the pytest plugin
+    ("service",),  # the HTTP API and its decision log
     ("cli",),  # the command line
     ("__init__", "__main__", "_compat"),  # the public API, `python -m`, deprecated names
 )

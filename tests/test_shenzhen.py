@@ -227,6 +227,22 @@ def test_the_evaluation_year_is_the_calendar_year() -> None:
     assert (r.score, r.grade) == (93, "A")
 
 
+@pytest.mark.parametrize("engine", ["python", "duckdb"])
+def test_2_2_evaluating_2024_as_of_2025_evaluates_2024_not_part_of_2025(engine: str) -> None:
+    """Issue 14 item 3 (首段, 二(二), 三(三)): the 2024 results are made after the year — the
+    pre-evaluation, feedback and appeals, the two-level review — so a run as of 2025-03-01
+    evaluates 2024. A clinic with two 2024 violations is B 80 and keeps its settlement
+    reduction; read to date it would have been A 100 (no 2025 events) and lost it."""
+    events = [ev("v1", "C", "violation", "2024-04-10"), ev("v2", "C", "violation", "2024-09-10")]
+    run = PACK.evaluate([inst("C")], events, as_of=dt.date(2025, 3, 1), engine=engine)
+    r = run.get("C")
+    assert r is not None and run.warnings == []
+    assert (r.score, r.grade) == (80, "B")
+    assert contract(r)["period"] == {"from": "2024-01-01", "to": "2024-12-31"}
+    assert "settlement_reduction_b" in measures(r)
+    assert step(r, "fact.violations")["evidence"] == ["v1", "v2"]
+
+
 # -- 二(一) veto (provisional) -------------------------------------------------------------------
 
 
@@ -386,12 +402,16 @@ def test_settlement_ratios_differ_for_b_and_c_and_are_provisional() -> None:
 
 def test_repair_neutralises_a_violation_from_its_own_date() -> None:
     """一(三) 信用修复: a granted repair dated 2024-10-01 removes the violation it names as of that
-    day (two violations → one: B 80 → A 90), not the day before."""
-    events = [*violations("C", 2), ev("r1", "C", "repair", "2024-10-01", repairs="C-violation-1")]
-    before = one(inst("C"), events, dt.date(2024, 9, 30))
-    on_day = one(inst("C"), events, dt.date(2024, 10, 1))
+    day (two violations → one: B 80 → A 90), not the day before. The year evaluated is the
+    last one ended (首段, 二(二)), so the two days are evaluated as of the next year's: as of
+    2025-10-01 and 2025-09-30 the year is still 2024, the repair counting from its own date."""
+    events = [*violations("C", 2), ev("r1", "C", "repair", "2025-10-01", repairs="C-violation-1")]
+    before = one(inst("C"), events, dt.date(2025, 9, 30))
+    on_day = one(inst("C"), events, dt.date(2025, 10, 1))
     assert (before.score, before.grade) == (80, "B")
     assert (on_day.score, on_day.grade) == (90, "A")
+    for r in (before, on_day):
+        assert contract(r)["period"] == {"from": "2024-01-01", "to": "2024-12-31"}
     repair = step(on_day, "repair")
     assert repair["evidence"] == ["C-violation-1"]
     assert repair["clause"] == f"{ART} 一(三)"
@@ -456,18 +476,26 @@ def test_practitioner_points_11_to_12_terminate_payment_eligibility() -> None:
 
 
 def test_practitioner_points_reset_on_1_january() -> None:
-    """医保发〔2024〕23号 自然年度内累计: points dated 2024-12-31 count as of 2024-12-31 and no
-    longer as of 2025-01-01; points of 2025 start from zero."""
+    """医保发〔2024〕23号 自然年度内累计: points dated 2024-12-31 count in the 2024 year and not in
+    2025, whose points start from zero. The year evaluated is the last one ended (二(三): the
+    practitioners' grades are results of the yearly evaluation): as of 2025-01-01 it is still
+    2024, with its 12 points; the 2025 year, evaluated as of 2025-12-31, has only D-new."""
     events = points("D", [("2024-03-01", 6), ("2024-12-31", 6)])
     events.append(ev("D-new", "D", "points", "2025-01-01", points=2))
     last_day = one(doctor("D"), events, dt.date(2024, 12, 31))
-    new_year = one(doctor("D"), events, dt.date(2025, 1, 1))
+    next_day = one(doctor("D"), events, dt.date(2025, 1, 1))
+    new_year = one(doctor("D"), events, dt.date(2025, 12, 31))
     assert (last_day.grade, step(last_day, "fact.points_this_year")["outcome"]) == ("B", 12)
+    assert (next_day.grade, step(next_day, "fact.points_this_year")["outcome"]) == ("B", 12)
+    assert step(next_day, "window.natural_year")["outcome"] == {
+        "from": "2024-01-01",
+        "to": "2024-12-31",
+    }
     assert (new_year.grade, step(new_year, "fact.points_this_year")["outcome"]) == ("A", 2)
     assert step(new_year, "fact.points_this_year")["evidence"] == ["D-new"]
     assert step(new_year, "window.natural_year")["outcome"] == {
         "from": "2025-01-01",
-        "to": "2025-01-01",
+        "to": "2025-12-31",
     }
 
 
@@ -647,7 +675,13 @@ def test_example_data_set_gives_the_readme_outcomes() -> None:
     termination = run.get("SZD004")
     assert termination is not None
     assert step(termination, "criterion.payment_termination")["outcome"] is True
-    reset = {r.subject_id: r.grade for r in PACK.evaluate(records, as_of=dt.date(2025, 1, 1))}
+    # 首段, 二(二): the results of 2024 are made in 2025 — as of any day of 2025 before its
+    # last, the year evaluated is still 2024 and every result is the same.
+    later = PACK.evaluate(records, as_of=dt.date(2025, 3, 1))
+    assert later.warnings == []
+    assert {r.subject_id: (r.grade, r.score, r.group) for r in later} == EXPECTED_EXAMPLE
+    # 医保发〔2024〕23号 reset on 1 January: the 2025 year counts none of the 2024 points.
+    reset = {r.subject_id: r.grade for r in PACK.evaluate(records, as_of=dt.date(2025, 12, 31))}
     assert {sid: g for sid, g in reset.items() if sid.startswith("SZD")} == dict.fromkeys(
         ["SZD001", "SZD002", "SZD003", "SZD004", "SZD005", "SZD006"], "A+"
     )

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import TextIO
 
 from yibao_credit.cli.output import Output, OutputError
+from yibao_credit.cli.service import add_service_commands
 from yibao_credit.engine.allocation import allocate
 from yibao_credit.engine.context import resolve
 from yibao_credit.engine.results import Run
@@ -290,7 +291,11 @@ def cmd_allocate(args: argparse.Namespace) -> int:
             if result.pending
             else ""
         )
-        + (f"; formula provisional: {result.provisional}" if result.provisional else "")
+        + (
+            f"; formula provisional: {result.provisional.get(args.lang)}"
+            if result.provisional
+            else ""
+        )
         + "\n"
     )
     return 0
@@ -402,7 +407,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
         )
         if args.provisional:
             for p in provisional:
-                print(f"  {p.file or path}:{p.line}: {p.path}: provisional: {p.note}")
+                print(f"  {p.file or path}:{p.line}: {p.path}: provisional: {p.get(args.lang)}")
         _show_program(policy, args, "")
     return status
 
@@ -432,7 +437,7 @@ def _validate_manifest(shown: str, args: argparse.Namespace) -> int:
     seen: dict[tuple[str | None, int | None, str], str] = {}
     for v in versions.versions:
         for p in v.provisional():
-            seen.setdefault((p.file, p.line, p.path), p.note)
+            seen.setdefault((p.file, p.line, p.path), p.get(args.lang))
     listed = ", ".join(
         f"{v.version} ({v.model.pack.effective.from_} .. {v.model.pack.effective.to or 'open'})"
         for v in versions.versions
@@ -568,6 +573,7 @@ def build_parser() -> argparse.ArgumentParser:
     _evaluation_commands(subs)
     _pack_commands(subs)
     _calendar_command(subs)
+    add_service_commands(subs)
     return parser
 
 
@@ -651,6 +657,12 @@ def _pack_commands(subs: Subparsers[argparse.ArgumentParser]) -> None:
     )
     va.add_argument(
         "--provisional", action="store_true", help="list every provisional value with its note"
+    )
+    va.add_argument(
+        "--lang",
+        choices=("zh", "en"),
+        default="zh",
+        help="language of the --provisional notes (default zh)",
     )
     va.add_argument(
         "--show-code",

@@ -17,7 +17,7 @@ from pydantic import BaseModel
 from yibao_credit.compile.expressions import Expr, TypeInfo, parse_expr
 from yibao_credit.compile.plan import StepSpec
 from yibao_credit.errors import Location, PackError, Problem
-from yibao_credit.pack.schema import ClauseRef, PackModel, Provenance, Text
+from yibao_credit.pack.schema import ClauseRef, PackModel, Provenance, Text, reading
 from yibao_credit.pack.sourcemap import PathKey, YamlDocument
 from yibao_credit.records.contract import (
     CORE_EVENT_KINDS,
@@ -133,17 +133,19 @@ class CompileContext:
         path: PathKey,
         expr: Expr | None = None,
         clause: str | ClauseRef | None = None,
-        note: str | None = None,
+        note: str | Text | None = None,
     ) -> StepSpec:
+        cited = prov.clause if prov else clause
         return StepSpec(
             id=id,
             kind=kind,
             title=title,
-            clause=self.cite(prov.clause if prov else clause, path),
-            provisional=prov.provisional if prov else None,
-            note=(prov.note if prov else None) or note,
+            clause=self.cite(cited, path),
+            provisional=reading(prov.provisional) if prov else None,
+            note=reading((prov.note if prov else None) or note),
             expr=expr.text if expr else None,
             reads=expr.names if expr else (),
+            clause_kind=cited.kind if isinstance(cited, ClauseRef) else "article",
         )
 
     # -- scopes ----------------------------------------------------------------------------

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from yibao_credit.compile.context import CompileContext
 from yibao_credit.compile.expressions import TypeInfo
 from yibao_credit.compile.plan import CompiledFact, CompiledHistoryFact, CompiledHistoryLapse
-from yibao_credit.pack.schema import Ruleset
+from yibao_credit.pack.schema import Ruleset, reading
 from yibao_credit.pack.sourcemap import PathKey
 from yibao_credit.time.periods import parse_period
 
@@ -115,5 +115,5 @@ def compile_history_lapse(
         frozenset(lapse.grades),
         tuple(chosen),
         ctx.cite(lapse.clause, lpath),
-        lapse.provisional,
+        reading(lapse.provisional),
     )

@@ -46,12 +46,17 @@ class StepSpec:
     kind: str  # window, fact, exclusion, criterion, grade, rollup
     title: Text
     clause: str | None
-    provisional: str | None = None
-    note: str | None = None
+    provisional: Text | None = None
+    """Why the rule or value is provisional, in both languages (``Text.get``)."""
+    note: Text | None = None
+    """The pack's reading of the text, in both languages."""
     expr: str | None = None
     reads: tuple[str, ...] = ()
     fixed_inputs: tuple[tuple[str, Any], ...] = ()
     """Inputs that are the same for every subject (an event fact's window, op and filter)."""
+    clause_kind: str = "article"
+    """``subject`` when the clause cites a document by subject rather than by clause number
+    (``ClauseRef.kind``); the trace marks such a citation."""
 
 
 @dataclass(frozen=True)
@@ -310,7 +315,7 @@ class CompiledHistoryLapse:
     grades: frozenset[str]
     facts: tuple[CompiledFact, ...]
     clause: str | None
-    provisional: str | None = None
+    provisional: Text | None = None
 
 
 @dataclass(frozen=True, eq=False)

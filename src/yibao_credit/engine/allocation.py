@@ -29,6 +29,7 @@ from yibao_credit.compile.plan import CompiledAllocation
 from yibao_credit.engine.program import program_for
 from yibao_credit.engine.results import Result, Run
 from yibao_credit.errors import EvaluationError, Location, Problem, RecordError
+from yibao_credit.pack.schema import Text
 from yibao_credit.records.contract import MAX_PROBLEMS
 from yibao_credit.records.deposits import Deposits
 
@@ -80,7 +81,8 @@ class AllocationResult:
     pool: int
     shares: tuple[Share, ...]
     clause: str | None
-    provisional: str | None
+    provisional: Text | None
+    """Why the weight formula is provisional, in both languages (``Text.get``)."""
     pending: tuple[Pending, ...] = ()
     """Subjects left out because their result is not final (``exclude_pending``)."""
     warnings: tuple[Problem, ...] = ()

@@ -29,7 +29,7 @@ from yibao_credit.compile.plan import (
 )
 from yibao_credit.engine.pyexpr import node_to_python
 from yibao_credit.engine.runtime import RUNTIME
-from yibao_credit.pack.schema import HistoryFact, Window
+from yibao_credit.pack.schema import HistoryFact, Text, Window
 from yibao_credit.records.contract import Event, EventLike
 from yibao_credit.records.history import HistoryRecords
 from yibao_credit.time.periods import parse_period, shift_period
@@ -68,7 +68,7 @@ class Lapse:
     grade: str
     events: tuple[LapsedEvent, ...]
     clause: str | None
-    provisional: str | None = None
+    provisional: Text | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,7 +90,7 @@ class Cycle:
         if self.lapse is not None:
             out["lapsed_grade"] = self.lapse.grade
             out["clause"] = self.lapse.clause
-            if self.lapse.provisional:
+            if self.lapse.provisional:  # both languages: the renderer picks one
                 out["provisional"] = self.lapse.provisional
             out["events"] = [e.to_dict() for e in self.lapse.events]
         return out

@@ -8,7 +8,7 @@ import datetime as dt
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from yibao_credit.bulk import paused_gc
+from yibao_credit.bulk import checkpoint, paused_gc
 from yibao_credit.compile.plan import CompiledRuleset, Plan
 from yibao_credit.engine.context import EMPTY, RunContext
 from yibao_credit.engine.history import Cycle, PastEvent, history_readings
@@ -45,6 +45,7 @@ def _run(prepared: Prepared) -> Run:
     review_problems: list[Problem] = []
     history = _HistoryReadings(context, prepared)
     for subject, rs, group in prepared.assigned:
+        checkpoint()
         h_values, h_cycles = history.of(subject, rs)
         fn = functions[(rs.id, group)]
         events = grouped.get(subject.id, no_events)

@@ -105,6 +105,12 @@ def _index(root: Path) -> dict[str, Path]:
     return dict(sorted(out.items()))
 
 
+def packs_in(folder: Path) -> dict[str, Path]:
+    """Each pack in a folder laid out as ``policies/`` is (pack files, folders of dated
+    versions, manifests naming them), by id: a service serves such a folder."""
+    return _index(folder.resolve())
+
+
 def bundled_ids() -> dict[str, Path]:
     """Each bundled pack's id and its file (or folder of versions), by id."""
     root = policies_dir()

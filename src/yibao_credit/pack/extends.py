@@ -170,3 +170,16 @@ def read_pack_document(path: str | Path, _chain: tuple[str, ...] = ()) -> tuple[
     out.files[()] = doc.file
     chain_digest = hashlib.sha256(f"{base_digest}\n{digest}".encode()).hexdigest()
     return out, chain_digest
+
+
+def chain_files(path: str | Path) -> list[Path]:
+    """The files a pack is read from: the file, then what it extends, and so on (the bytes
+    its sha256 covers). A decision log keeps a copy of them, to replay with the same bytes."""
+    files: list[Path] = []
+    current: Path | None = Path(path)
+    while current is not None and current.resolve() not in files and len(files) <= MAX_DEPTH:
+        files.append(current.resolve())
+        doc, _ = read_yaml(current)
+        target = doc.data.get("extends") if isinstance(doc.data, dict) else None
+        current = current.parent / target if isinstance(target, str) else None
+    return files

@@ -18,7 +18,7 @@ from pydantic import BaseModel, ValidationError
 from yibao_credit.errors import PackError, Problem
 from yibao_credit.pack import schema as pack_schema
 from yibao_credit.pack.extends import read_pack_document
-from yibao_credit.pack.schema import PackModel, Provenance
+from yibao_credit.pack.schema import PackModel, Provenance, Text, reading
 from yibao_credit.pack.sourcemap import PathKey, YamlDocument, format_path
 
 
@@ -104,12 +104,21 @@ class ProvisionalValue:
 
     path: str
     line: int | None
-    note: str
+    text: Text
+    """The pack's ``provisional:`` in both languages (a plain string is the same in both)."""
     file: str | None = None
     """The file that wrote it: a pack that extends another has values from several."""
 
+    @property
+    def note(self) -> str:
+        """The text in Chinese, the default language; ``get`` gives it in another."""
+        return self.text.zh
 
-def walk_provisional(node: Any, path: PathKey) -> Iterator[tuple[PathKey, str]]:
+    def get(self, lang: str) -> str:
+        return self.text.get(lang)
+
+
+def walk_provisional(node: Any, path: PathKey) -> Iterator[tuple[PathKey, Text]]:
     """Every element of a validated pack that says ``provisional``: a rule or value (a
     ``Provenance``), or any other model with a ``provisional`` field — pack metadata
     (``pack``, a source, a grade label, …) — whatever section it is in."""
@@ -117,10 +126,10 @@ def walk_provisional(node: Any, path: PathKey) -> Iterator[tuple[PathKey, str]]:
         yield where, note
 
 
-def _provisional_nodes(node: Any, path: PathKey) -> Iterator[tuple[PathKey, str, BaseModel]]:
+def _provisional_nodes(node: Any, path: PathKey) -> Iterator[tuple[PathKey, Text, BaseModel]]:
     if isinstance(node, BaseModel):
-        note = getattr(node, "provisional", None)
-        if isinstance(note, str) and note and "provisional" in type(node).model_fields:
+        note = reading(getattr(node, "provisional", None))
+        if note is not None and note.zh and "provisional" in type(node).model_fields:
             yield path, note, node
         for name in type(node).model_fields:
             value = getattr(node, name)

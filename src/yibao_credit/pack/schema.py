@@ -12,7 +12,15 @@ import datetime as dt
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    field_validator,
+    model_validator,
+)
 from pydantic_core import PydanticCustomError
 
 Identifier = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
@@ -29,7 +37,9 @@ class Strict(BaseModel):
 
 
 class Text(Strict):
-    """A label in both languages the results are rendered in."""
+    """A label, or a reading (a ``note`` or ``provisional``), in both languages the results
+    are rendered in: Chinese first (``zh``, required), English for the reviewer (``en``; the
+    Chinese stands in when it is not given)."""
 
     zh: str
     en: str | None = None
@@ -38,19 +48,63 @@ class Text(Strict):
         return (self.en or self.zh) if lang == "en" else self.zh
 
 
+def _reading_form(value: Any) -> str | None:
+    if isinstance(value, str):
+        return "Plain"
+    if isinstance(value, dict | Text):
+        return "Text"
+    return None
+
+
+Reading = Annotated[
+    Annotated[str, Tag("Plain")] | Annotated[Text, Tag("Text")],
+    Discriminator(
+        _reading_form,
+        custom_error_type="reading",
+        custom_error_message="a note or provisional text is a string, or a mapping "
+        "{zh: ..., en: ...} (Chinese first)",
+    ),
+]
+"""A ``note`` or ``provisional``: a plain string (shown as written in both languages), or
+``{zh, en}`` like a title — issue 14 item 12, "Chinese first"."""
+
+
+def reading(value: str | Text | None) -> Text | None:
+    """A reading as the renderers take it: a plain string is the same text in both languages."""
+    if value is None or isinstance(value, Text):
+        return value
+    return Text(zh=value)
+
+
 class ClauseRef(Strict):
     """A citation of a clause in one of the pack's sources (or another listed document)."""
 
     source: Identifier
     ref: str
+    kind: Literal["article", "subject"] = "article"
+    """``article``: ``ref`` is a clause number as the document prints it (三(二)3);
+    ``subject``: ``ref`` names what the document says, for a text cited by subject because
+    no clause number of it is at hand (the trace marks such a citation)."""
+
+
+def _clause_form(value: Any) -> str:
+    return "ClauseRef" if isinstance(value, dict | ClauseRef) else "Plain"
+
+
+Clause = Annotated[
+    Annotated[str, Tag("Plain")] | Annotated[ClauseRef, Tag("ClauseRef")],
+    Discriminator(_clause_form),
+]
+"""A clause of the pack's primary source (text), or ``{source, ref, kind}``: a mapping is
+checked as a ``ClauseRef`` only, anything else as text, so that one mistake is one error."""
 
 
 class Provenance(Strict):
     """Where a rule or number comes from: a published clause, or a provisional decision."""
 
-    clause: str | ClauseRef | None = None
-    provisional: str | None = None
-    note: str | None = None
+    clause: Clause | None = None
+    provisional: Reading | None = None
+    note: Reading | None = None
 
     @model_validator(mode="after")
     def _has_provenance(self) -> Provenance:
@@ -68,8 +122,8 @@ class MaybeProvisional(Strict):
     ``provisional`` (which local decision must confirm it), and ``validate --provisional``
     lists it with the rules' provisional values."""
 
-    provisional: str | None = None
-    note: str | None = None
+    provisional: Reading | None = None
+    note: Reading | None = None
 
 
 class Source(MaybeProvisional):

@@ -4,16 +4,16 @@ allocation: integer fen, written as digits, one row per subject, each problem lo
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from yibao_credit.errors import Location, Problem, RecordError
 from yibao_credit.records.contract import MAX_PROBLEMS
-from yibao_credit.records.readers import UTF8, read_rows
+from yibao_credit.records.readers import UTF8, read_rows, validation_problems
 
 
 class DepositRecord(BaseModel):
@@ -81,3 +81,34 @@ def deposits_from_python(amounts: Mapping[str, int]) -> Deposits:
     if problems:
         raise RecordError(problems)
     return Deposits(dict(amounts), {}, "<python>[deposits]")
+
+
+def deposit_rows_from_python(
+    rows: Iterable[Mapping[str, Any]], source: str = "<python>"
+) -> Deposits:
+    """Deposit rows as a file holds them (``subject_id``, ``deposit``), given as dicts (a
+    service request's): checked as a file's rows are, the position (1-based) for the line."""
+    label = f"{source}[deposits]"
+    amounts: dict[str, int] = {}
+    lines: dict[str, int] = {}
+    problems: list[Problem] = []
+    for index, raw in enumerate(rows, 1):
+        try:
+            row = _Keyed.model_validate(raw)
+        except ValidationError as exc:
+            problems.extend(validation_problems(exc, label, index, "record.deposit"))
+            continue
+        if row.subject_id in lines:
+            problems.append(
+                Problem(
+                    "record.deposit.duplicate-id",
+                    f"duplicate id {row.subject_id!r} (first at {lines[row.subject_id]})",
+                    Location(label, index, None, "subject_id"),
+                )
+            )
+            continue
+        amounts[row.subject_id] = int(row.deposit)
+        lines[row.subject_id] = index
+    if problems:
+        raise RecordError(problems[:MAX_PROBLEMS])
+    return Deposits(amounts, lines, label)

@@ -193,11 +193,13 @@ def history_from_python(
     results: Iterable[Mapping[str, Any]],
     policy_id: str | None = None,
     grades: Iterable[str] | None = None,
+    source: str = "<python>",
 ) -> HistoryRecords:
     """Earlier results given as dicts (e.g. ``result_to_dict`` of last year's run), checked
-    as a file would be; the position (1-based) stands in for the line."""
+    as a file would be; the position (1-based) stands in for the line, and ``source`` names
+    where they came from (``request`` for the service) in located problems."""
     collect = _Collector(
-        "<python>[history]", policy_id, frozenset(grades) if grades is not None else None
+        f"{source}[history]", policy_id, frozenset(grades) if grades is not None else None
     )
     for index, raw in enumerate(results, 1):
         collect.add(index, dict(raw))

@@ -106,7 +106,11 @@ def read_procedures(path: str | Path, *, encoding: str = UTF8) -> ProcedureRecor
 
 def procedures_from_python(
     items: Iterable[Mapping[str, Any] | ProcedureRecord],
+    source: str = "<python>",
 ) -> ProcedureRecords:
+    """Procedure records given as dicts, checked as a file's would be; the position (1-based)
+    stands in for the line, and ``source`` names where they came from."""
+    label = f"{source}[procedures]"
     rows: list[ProcedureRecord] = []
     lines: dict[str, int] = {}
     problems: list[Problem] = []
@@ -117,11 +121,11 @@ def procedures_from_python(
             )
         except ValidationError as exc:
             problems.extend(
-                validation_problems(exc, "<python>[procedures]", index, "record.procedure")
+                validation_problems(exc, label, index, "record.procedure")
             )
             continue
         rows.append(record)
         lines[record.id] = index
     if problems:
         raise RecordError(problems)
-    return _index(rows, lines, "<python>[procedures]")
+    return _index(rows, lines, label)

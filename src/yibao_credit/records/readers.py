@@ -15,7 +15,7 @@ from typing import Any, TextIO
 
 from pydantic import BaseModel, ValidationError
 
-from yibao_credit.bulk import paused_gc
+from yibao_credit.bulk import checkpoint, paused_gc
 from yibao_credit.errors import Location, Problem, RecordError
 from yibao_credit.records.checks import check_references
 from yibao_credit.records.contract import MAX_PROBLEMS, Event, Records, Subject
@@ -462,6 +462,7 @@ def records_from_python(
     ):
         label = f"{source}[{what}s]"
         for index, item in enumerate(items, 1):
+            checkpoint()
             try:
                 record = (
                     item if isinstance(item, model) else model.model_validate(item, strict=True)

@@ -16,7 +16,7 @@ from operator import itemgetter
 from typing import Any, TextIO
 
 from yibao_credit.arguments import LANGS, choice_argument
-from yibao_credit.bulk import paused_gc
+from yibao_credit.bulk import checkpoint, paused_gc
 from yibao_credit.compile.plan import StepSpec
 from yibao_credit.engine.results import Result, Run
 from yibao_credit.render.trace import (
@@ -115,8 +115,8 @@ _encode_str: Callable[[str], str] = json.encoder.encode_basestring
 """The C string encoder json.dumps uses with ensure_ascii=False."""
 
 
-def _value_json(value: Any) -> str:
-    """A value as json.dumps(jsonable(value)) writes it, without the generic encoder."""
+def _value_json(value: Any, lang: str = "zh") -> str:
+    """A value as json.dumps(jsonable(value, lang)) writes it, without the generic encoder."""
     if value is True:
         return "true"
     if value is False:
@@ -130,7 +130,7 @@ def _value_json(value: Any) -> str:
         return int.__repr__(value)
     if kind is dt.date:
         return f'"{value.isoformat()}"'
-    return dumps(jsonable(value))
+    return dumps(jsonable(value, lang))
 
 
 def _score_json(score: float | None) -> str:
@@ -176,8 +176,10 @@ class JsonlWriter:
                 + ',"outcome":'
             )
             tail = ',"clause":' + _value_json(spec.clause)
+            if spec.clause_kind != "article":
+                tail += ',"clause_kind":' + _encode_str(spec.clause_kind)
             if spec.provisional:
-                tail += ',"provisional":' + _encode_str(spec.provisional)
+                tail += ',"provisional":' + _encode_str(spec.provisional.get(self.lang))
             parts = self._heads[spec] = (head, tail)
         return parts
 
@@ -185,7 +187,8 @@ class JsonlWriter:
         """A step's text before and after its evidence ids, and without evidence."""
         spec, outcome, inputs, _evidence, decisive = step
         head, tail = self._fixed(spec)
-        body = ",".join(_encode_str(k) + ":" + _value_json(v) for k, v in inputs)
+        lang = self.lang
+        body = ",".join(_encode_str(k) + ":" + _value_json(v, lang) for k, v in inputs)
         before = head + _value_json(outcome) + ',"inputs":{' + body + '},"evidence":['
         after = "]" + tail + (',"decisive":true}' if decisive else "}")
         return before, after, before + after
@@ -353,6 +356,7 @@ def write_jsonl(
     write = out.write
     with paused_gc():
         for r in results:
+            checkpoint()
             write(writer.line(r))
 
 

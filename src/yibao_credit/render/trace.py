@@ -16,6 +16,7 @@ from yibao_credit.arguments import LANGS, choice_argument
 from yibao_credit.compile.plan import CompiledFact, CompiledHistoryFact, CompiledRuleset, StepSpec
 from yibao_credit.engine.lifecycle import Lifecycle
 from yibao_credit.engine.results import Result
+from yibao_credit.pack.schema import Text
 from yibao_credit.records.contract import Event
 
 WORDS = {
@@ -35,6 +36,7 @@ WORDS = {
         "clause": "依据",
         "provisional": "暂定(待确认)",
         "note": "解读",
+        "by_subject": "按主题引用,非条款号",
         "default": "默认",
         "policy": "政策包",
         "as_of": "评测日",
@@ -74,6 +76,7 @@ WORDS = {
         "clause": "clause",
         "provisional": "provisional",
         "note": "reading",
+        "by_subject": "cited by subject, not a clause number",
         "default": "default",
         "policy": "policy",
         "as_of": "as of",
@@ -100,17 +103,20 @@ WORDS = {
 }
 
 
-def jsonable(value: Any) -> Any:
-    """A value as JSON shows it: dates in ISO form, whole floats as integers, tuples as lists
-    (all the way down, so a trace step is always JSON-safe)."""
+def jsonable(value: Any, lang: str = "zh") -> Any:
+    """A value as JSON shows it: dates in ISO form, whole floats as integers, tuples as lists,
+    a text in both languages (a pack's reading) in ``lang`` (all the way down, so a trace
+    step is always JSON-safe)."""
     if isinstance(value, (tuple, list)):
-        return [jsonable(v) for v in value]
+        return [jsonable(v, lang) for v in value]
     if isinstance(value, dict):
-        return {k: jsonable(v) for k, v in value.items()}
+        return {k: jsonable(v, lang) for k, v in value.items()}
     if isinstance(value, dt.date):
         return value.isoformat()
     if isinstance(value, float) and value.is_integer():
         return int(value)
+    if isinstance(value, Text):
+        return value.get(lang)
     return value
 
 
@@ -163,12 +169,14 @@ def step_dict(step: Step, lang: str) -> dict[str, Any]:
         "step": spec.id,
         "title": spec.title.get(lang),
         "outcome": jsonable(outcome),
-        "inputs": {k: jsonable(v) for k, v in inputs},
+        "inputs": {k: jsonable(v, lang) for k, v in inputs},
         "evidence": list(evidence),
         "clause": spec.clause,
     }
+    if spec.clause_kind != "article":
+        out["clause_kind"] = spec.clause_kind
     if spec.provisional:
-        out["provisional"] = spec.provisional
+        out["provisional"] = spec.provisional.get(lang)
     if decisive:
         out["decisive"] = True
     return out
@@ -786,7 +794,8 @@ def measures_of(result: Result, lang: str = "zh") -> list[dict[str, Any]]:
             "title": m.title.get(lang),
             "params": {k: jsonable(v) for k, v in m.params.items()},
             "clause": m.step.clause,
-            **({"provisional": m.step.provisional} if m.step.provisional else {}),
+            **({"clause_kind": m.step.clause_kind} if m.step.clause_kind != "article" else {}),
+            **({"provisional": m.step.provisional.get(lang)} if m.step.provisional else {}),
         }
         for m in result.measures
     ]
@@ -871,7 +880,8 @@ def render_text(result: Result, lang: str = "zh", notes: bool = True, detail: st
         if step["evidence"]:
             lines.append(f"      {w['evidence']}: {', '.join(step['evidence'])}")
         if step["clause"]:
-            lines.append(f"      {w['clause']}: {step['clause']}")
+            by_subject = f" ({w['by_subject']})" if step.get("clause_kind") == "subject" else ""
+            lines.append(f"      {w['clause']}: {step['clause']}{by_subject}")
         if step.get("provisional"):
             lines.append(f"      {w['provisional']}: {step['provisional']}")
     measures = measures_of(result, lang)
@@ -879,13 +889,16 @@ def render_text(result: Result, lang: str = "zh", notes: bool = True, detail: st
         lines.append(f"{w['measures']}:")
         for m in measures:
             params = ", ".join(f"{k}={_fmt(v, lang)}" for k, v in m["params"].items())
+            by_subject = f" ({w['by_subject']})" if m.get("clause_kind") == "subject" else ""
             lines.append(
                 f"  - {m['title']}"
                 + (f" ({params})" if params else "")
-                + (f"  [{m['clause']}]" if m["clause"] else "")
+                + (f"  [{m['clause']}{by_subject}]" if m["clause"] else "")
             )
     if notes:
-        readings = list(dict.fromkeys(st[0].note.strip() for st in raw if st[0].note))
+        readings = list(
+            dict.fromkeys(st[0].note.get(lang).strip() for st in raw if st[0].note is not None)
+        )
         if readings:
             lines.append(f"{w['note']}:")
             lines.extend(f"  * {n}" for n in readings)
