@@ -47,6 +47,7 @@ CLAUSES = {
     "三(五)": "建立信用修复机制: 不良行为信息有效期届满…自动失效",
     "三(七)": "拓展信用评价应用",
     "四(一)2": "做好数据维护: 定点医疗机构、定点零售药店两大主体",
+    "四(三)": "结果分析应用: 按不同区划、等级以及重点指标进行分析 (analysis: key_indicators)",
 }
 """Every clause of the seed the pack cites, with the heading it has in the document."""
 

@@ -26,6 +26,7 @@ STAGES: tuple[tuple[str, ...], ...] = (
     ("sql",),  # the columnar back-end: the plan as SQL, run in DuckDB
     ("render",),  # trace, JSONL / CSV / table, text, summary
     ("policy",),  # the loaded pack: load -> compile -> evaluate, for callers
+    ("spark",),  # the SQL program on Spark: DataFrames in, a DataFrame of results out
     ("packtest",),  # YAML test cases and the pytest plugin
     ("service",),  # the HTTP API and its decision log
     ("cli",),  # the command line

@@ -10,7 +10,6 @@ the folder (``policies/jiangsu_perf.yaml``, pack-format.md §17).
 from __future__ import annotations
 
 import datetime as dt
-import itertools
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -18,6 +17,7 @@ from typing import Any
 
 from yibao_credit.arguments import choice_argument, date_argument, iterable_argument
 from yibao_credit.compile.compiler import compile_pack
+from yibao_credit.compile.overrides import override_plan
 from yibao_credit.compile.plan import (
     CompiledProcedure,
     CompiledReview,
@@ -34,12 +34,13 @@ from yibao_credit.pack.load import ProvisionalValue, provisional_values, read_pa
 from yibao_credit.pack.manifest import (
     Manifest,
     is_manifest,
+    period_problems,
     read_manifest,
     version_files,
     version_problems,
 )
 from yibao_credit.pack.schema import PackModel
-from yibao_credit.pack.sourcemap import YamlDocument
+from yibao_credit.pack.sourcemap import YamlDocument, given_sources, recorded_sources
 from yibao_credit.records.contract import AttributeSpec, EventKind, Records, Subject
 from yibao_credit.records.history import HistoryRecords, history_from_python
 from yibao_credit.records.procedures import ProcedureRecords, procedures_from_python
@@ -57,6 +58,53 @@ class Policy:
         self.doc = doc
         self.plan = plan
         self.file = doc.file
+        self.sources: dict[str, bytes] = {}
+        """The bytes of each file the pack was read from (``load_policy``), to pickle it."""
+        self.base: Policy = self
+        """The pack as published, which ``with_overrides`` made this one from (itself)."""
+        self.override_warnings: list[Problem] = []
+        """What ``with_overrides`` reported: a group that keeps its own value of a parameter."""
+
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        """Pickled as its source bytes, not its generated code (which cannot be pickled): a
+        policy goes to another process — a Spark executor, a process pool — and is compiled
+        there again, checked against its sha256."""
+        base = self.base
+        if not base.sources:
+            raise TypeError(
+                "this Policy was not made by load_policy (no source bytes): it cannot be pickled"
+            )
+        return _rebuilt, (base.file, base.sources, base.sha256, self.overrides)
+
+    @property
+    def overrides(self) -> dict[str, Any]:
+        """The parameter values set for every run of this policy (``--set``), by name; empty
+        for the pack as published."""
+        return {name: o.value for name, o in self.plan.overrides.items()}
+
+    def with_overrides(self, overrides: Mapping[str, Any]) -> Policy:
+        """This pack with dated parameters holding other values for every run: the Python
+        side of ``--set NAME=VALUE`` (a calibration tried without editing the pack).
+
+        Each value replaces the parameter's dated values, is checked against its type and
+        compiled with the pack (bands, weights and caps checked as at load time), and counts
+        as provisional. The new policy keeps the pack's id, version and sha256; its results
+        name the values set (``policy.overrides``) and its trace marks each step that read
+        one. Values set on a policy with overrides are added to its own. Raises PackError
+        (``cli.set-unknown-parameter``, ``cli.set-bad-value``); ``override_warnings`` lists
+        the groups that keep their own value (``cli.set-group-value``)."""
+        if not isinstance(overrides, Mapping) or not all(isinstance(k, str) for k in overrides):
+            raise TypeError("overrides must be a mapping of parameter names to values")
+        if not overrides:
+            return self
+        base = self.base
+        merged = {**self.overrides, **overrides}
+        model, plan, warnings = override_plan(base.model, base.doc, base.sha256, merged)
+        policy = Policy(model, base.doc, plan)
+        policy.base = base
+        policy.override_warnings = warnings
+        program_for(plan)  # generated now: any failure is a failure of the values set
+        return policy
 
     @property
     def program(self) -> PythonProgram:
@@ -226,10 +274,33 @@ def load_policy(path: str | Path) -> Policy:
                 manifest.locate(key=True),
             )
         )
-    model, doc, digest = read_pack(file)
+    with recorded_sources() as sources:
+        model, doc, digest = read_pack(file)
     policy = Policy(model, doc, compile_pack(model, doc, digest))
+    policy.sources = sources
     program_for(policy.plan)  # generate the Python code now: any failure is a load failure
     return policy
+
+
+def _rebuilt(
+    file: str, sources: dict[str, bytes], sha256: str, overrides: dict[str, Any]
+) -> Policy:
+    """A pickled ``Policy`` again: compiled from the bytes it was loaded from (the files need
+    not be here), which must still hash to its sha256."""
+    with given_sources(sources):
+        model, doc, digest = read_pack(file)
+    if digest != sha256:
+        raise PackError(
+            Problem(
+                "pack.pickle",
+                f"the pickled pack's bytes hash to {digest}, not to its sha256 {sha256}",
+                Location(file),
+            )
+        )
+    policy = Policy(model, doc, compile_pack(model, doc, digest))
+    policy.sources = sources
+    program_for(policy.plan)
+    return policy.with_overrides(overrides) if overrides else policy
 
 
 class PolicySet:
@@ -259,19 +330,11 @@ class PolicySet:
                 ]
             )
         self.versions = sorted(versions, key=lambda v: v.model.pack.effective.from_)
-        problems = []
-        for a, b in itertools.pairwise(self.versions):
-            ea, eb = a.model.pack.effective, b.model.pack.effective
-            if ea.to is None or ea.to >= eb.from_:
-                problems.append(
-                    Problem(
-                        "pack.versions.overlap",
-                        f"versions {a.version!r} ({a.file}) and {b.version!r} overlap: "
-                        f"{a.version} runs {ea.from_} .. {ea.to or 'open'}, {b.version} from "
-                        f"{eb.from_}",
-                        b.doc.locate(("pack", "effective")),
-                    )
-                )
+        problems, warnings = period_problems(self.id, [(v.model, v.doc) for v in self.versions])
+        self.warnings: list[Problem] = warnings
+        """Days between the first version and the last that no version covers
+        (``pack.versions.gap``): ``validate`` reports them; a run on such a day stops with
+        ``eval.no-version``."""
         if manifest is not None:
             problems += version_problems(manifest, [(v.model, v.doc) for v in self.versions])
         if problems:

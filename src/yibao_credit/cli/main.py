@@ -21,8 +21,19 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TextIO
 
+from yibao_credit.cli.analyze import register as register_analysis
+from yibao_credit.cli.authoring import (
+    add_authoring_commands,
+    add_coverage_options,
+    coverage_usage,
+    report_coverage,
+)
+from yibao_credit.cli.compare import register as register_compare
+from yibao_credit.cli.outlook import add_next_improvement, outlooks
 from yibao_credit.cli.output import Output, OutputError
+from yibao_credit.cli.overrides import add_set_argument, apply_overrides
 from yibao_credit.cli.service import add_service_commands
+from yibao_credit.cli.spark import add_spark_arguments, check_record_sources, run_on_spark
 from yibao_credit.engine.allocation import allocate
 from yibao_credit.engine.context import resolve
 from yibao_credit.engine.results import Run
@@ -31,6 +42,8 @@ from yibao_credit.errors import EvaluationError, Problem, YibaoError
 from yibao_credit.pack.bundled import bundled_packs, examples_dir, policies_dir, resolve_pack
 from yibao_credit.pack.manifest import is_manifest, read_manifest
 from yibao_credit.packtest.cases import (
+    CaseOutcome,
+    LoadedTests,
     check_tests,
     default_tests_path,
     is_tests_file,
@@ -50,7 +63,7 @@ from yibao_credit.render.trace import DETAILS, render_text
 from yibao_credit.sql.compile import compile_run
 from yibao_credit.sql.session import evaluate_files
 
-ENGINES = ("duckdb", "python")
+ENGINES = ("duckdb", "spark", "python")
 
 
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
@@ -87,7 +100,12 @@ def _output(args: argparse.Namespace) -> Output:
 
 def _evaluate_args(sub: argparse.ArgumentParser) -> None:
     sub.add_argument("policy", help="the pack file (YAML), or a folder of its dated versions")
-    sub.add_argument("--subjects", required=True, help="subjects file (.jsonl or .csv)")
+    _record_args(sub)
+
+
+def _record_args(sub: argparse.ArgumentParser) -> None:
+    """The options of every command that evaluates records, but the pack (compare has two)."""
+    sub.add_argument("--subjects", help="subjects file (.jsonl or .csv)")
     sub.add_argument("--events", help="events file (.jsonl or .csv); none means no events")
     sub.add_argument("--as-of", required=True, type=_date, help="evaluation date YYYY-MM-DD")
     sub.add_argument(
@@ -114,9 +132,11 @@ def _evaluate_args(sub: argparse.ArgumentParser) -> None:
         "--engine",
         choices=ENGINES,
         default="duckdb",
-        help="evaluate in an in-process DuckDB (duckdb, the default) or with the Python "
-        "reference engine (python); the results are the same",
+        help="evaluate in an in-process DuckDB (duckdb, the default), on Spark (spark: the "
+        "same SQL; the spark extra and a Java runtime), or with the Python reference engine "
+        "(python); the results are the same",
     )
+    add_spark_arguments(sub)
     sub.add_argument(
         "--memory-limit",
         help="DuckDB's memory limit (e.g. 2GB); beyond it, work spills to --temp-directory",
@@ -143,8 +163,12 @@ def _run(args: argparse.Namespace, evidence: bool = True) -> tuple[Policy, froze
     the subjects file and the run. ``evidence``: whether the output shows event ids."""
     text_encoding(args.encoding)  # an unknown name is said before anything is read
     policy = load_policies(args.policy).for_as_of(args.as_of)
+    policy, set_warnings = apply_overrides(policy, getattr(args, "set", None))
     progress = _progress(args)
-    if args.engine == "python":
+    if args.engine == "spark":
+        history, procedures = _history_and_procedures(args, policy)
+        run, ids = run_on_spark(args, policy, history, procedures, evidence, progress)
+    elif args.engine == "python":
         records = load_records(args.subjects, args.events, encoding=args.encoding)
         history, procedures = _history_and_procedures(args, policy)
         run = evaluate(
@@ -169,6 +193,7 @@ def _run(args: argparse.Namespace, evidence: bool = True) -> tuple[Policy, froze
         )
     if progress:
         progress(f"{len(run)} results")
+    run.warnings[:0] = set_warnings  # --set on a parameter a group sets itself
     if args.strict and run.warnings:
         raise StrictError(run.warnings)
     _report(run.warnings, sys.stderr, "warning")
@@ -208,15 +233,19 @@ def _progress(args: argparse.Namespace) -> Callable[[str], None] | None:
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
     output = _output(args)
-    _policy, _ids, run = _run(args, evidence=args.format == "jsonl" and args.trace != "none")
+    evidence = (args.format == "jsonl" and args.trace != "none") or args.next_improvement
+    _policy, _ids, run = _run(args, evidence=evidence)
+    ahead = outlooks(args, run, run) if args.next_improvement else None
     with output.open() as out:
-        write_results(run, out, args.format, args.lang, args.trace)
+        write_results(run, out, args.format, args.lang, args.trace, ahead)
     return 0
 
 
 def cmd_explain(args: argparse.Namespace) -> int:
     _policy, ids, run = _run(args)
     status = 0
+    shown = [r for r in (run.get(sid) for sid in args.subject) if r is not None]
+    ahead = outlooks(args, run, shown, required=False) if shown else {}
     for sid in args.subject:
         result = run.get(sid)
         if result is None:
@@ -225,7 +254,9 @@ def cmd_explain(args: argparse.Namespace) -> int:
             sys.stderr.write(f"error: subject {sid!r} {why}\n")
             status = 1
             continue
-        text = render_text(result, args.lang, notes=not args.no_notes, detail=args.trace)
+        text = render_text(
+            result, args.lang, notes=not args.no_notes, detail=args.trace, outlook=ahead.get(sid)
+        )
         sys.stdout.write(text + "\n\n")
     return status
 
@@ -364,10 +395,12 @@ def cmd_validate(args: argparse.Namespace) -> int:
             continue
         if where.is_dir():
             try:
-                load_policies(where)  # the versions together: same id, no overlap
+                versions = load_policies(where)  # the versions together: same id, no overlap
             except YibaoError as exc:
                 _report(exc.problems, sys.stderr)
                 status = 1
+            else:
+                status = max(status, _version_gaps(versions.warnings, args))
             targets += [
                 str(f) for f in sorted(where.glob("*.yaml")) if not f.name.endswith(".tests.yaml")
             ]
@@ -412,6 +445,12 @@ def cmd_validate(args: argparse.Namespace) -> int:
     return status
 
 
+def _version_gaps(gaps: Sequence[Problem], args: argparse.Namespace) -> int:
+    """Days no version covers: warnings, or errors (status 1) under ``--strict``."""
+    _report(gaps, sys.stderr, "error" if args.strict else "warning")
+    return 1 if args.strict and gaps else 0
+
+
 def _show_program(policy: Policy, args: argparse.Namespace, label: str) -> None:
     """``--show-code`` and ``--show-sql``: what one version compiles to, for review."""
     if args.show_code:
@@ -434,6 +473,8 @@ def _validate_manifest(shown: str, args: argparse.Namespace) -> int:
         _report(exc.problems, sys.stderr)
         return 1
     assert versions.manifest is not None
+    if _version_gaps(versions.warnings, args):
+        return 1
     seen: dict[tuple[str | None, int | None, str], str] = {}
     for v in versions.versions:
         for p in v.provisional():
@@ -462,7 +503,10 @@ def _validate_manifest(shown: str, args: argparse.Namespace) -> int:
 
 
 def cmd_test(args: argparse.Namespace) -> int:
-
+    usage = coverage_usage(args)
+    if usage:
+        sys.stderr.write(f"error: {usage}\n")
+        return 2
     files: list[Path] = []
     for target in args.targets:
         p = resolve_pack(target)  # a bundled pack's id → its file or folder
@@ -485,30 +529,42 @@ def cmd_test(args: argparse.Namespace) -> int:
     unique: dict[Path, Path] = {}
     for f in files:
         unique.setdefault(f.resolve(), f)
+    # With --format json the report alone is on standard output; the cases' lines go to stderr.
+    lines = sys.stderr if args.format == "json" else sys.stdout
     passed = failed = 0
+    packs: dict[Path, tuple[Policy, list[tuple[LoadedTests, list[CaseOutcome]]]]] = {}
     for f in unique.values():
         if not f.exists():
             sys.stderr.write(f"error: {f}: no tests file (expected beside the pack)\n")
             return 1
         tests = read_tests(f)
-        policy = load_policy(tests.pack_path)
+        key = Path(tests.pack_path).resolve()
+        if key not in packs:  # one Policy per pack: coverage matches its steps by identity
+            packs[key] = (load_policy(tests.pack_path), [])
+        policy, runs = packs[key]
+        outcomes: list[CaseOutcome] = []
+        runs.append((tests, outcomes))
         for i in range(len(tests.model.cases)):
             outcome = run_case(policy, tests, i)
+            outcomes.append(outcome)
             loc = outcome.location
             if outcome.passed:
                 passed += 1
                 if args.verbose:
-                    print(f"PASS {loc.file}:{loc.line}: {outcome.name}")
+                    print(f"PASS {loc.file}:{loc.line}: {outcome.name}", file=lines)
             else:
                 failed += 1
-                print(f"FAIL {loc.file}:{loc.line}: {outcome.name}")
+                print(f"FAIL {loc.file}:{loc.line}: {outcome.name}", file=lines)
                 for message in outcome.failures:
-                    print(f"     {message}")
-    print(f"{passed} passed, {failed} failed")
+                    print(f"     {message}", file=lines)
+    print(f"{passed} passed, {failed} failed", file=lines)
     if passed + failed == 0:
         sys.stderr.write("error: no test cases ran\n")
         return 1
-    return 1 if failed else 0
+    status = 1 if failed else 0
+    if args.coverage:
+        status = max(status, report_coverage([(pol, r) for pol, r in packs.values()], args))
+    return status
 
 
 def cmd_packs(args: argparse.Namespace) -> int:
@@ -573,6 +629,7 @@ def build_parser() -> argparse.ArgumentParser:
     _evaluation_commands(subs)
     _pack_commands(subs)
     _calendar_command(subs)
+    add_authoring_commands(subs)
     add_service_commands(subs)
     return parser
 
@@ -594,6 +651,8 @@ def _evaluation_commands(subs: Subparsers[argparse.ArgumentParser]) -> None:
         help="trace in each result: every step (full, the default), only the steps that "
         "decided it (decisive), or none",
     )
+    add_next_improvement(ev)
+    add_set_argument(ev)
     ev.set_defaults(func=cmd_evaluate)
 
     ex = subs.add_parser("explain", help="one subject's trace, readable")
@@ -608,12 +667,14 @@ def _evaluation_commands(subs: Subparsers[argparse.ArgumentParser]) -> None:
         default="full",
         help="every step (full) or only those that decided the result (decisive)",
     )
+    add_set_argument(ex)
     ex.set_defaults(func=cmd_explain)
 
     su = subs.add_parser("summary", help="counts by grade, region, ruleset and measure")
     _evaluate_args(su)
     su.add_argument("--format", choices=("table", "json"), default="table")
     su.add_argument("--output", help="write here instead of standard output")
+    add_set_argument(su)
     su.set_defaults(func=cmd_summary)
 
     al = subs.add_parser(
@@ -648,6 +709,9 @@ def _evaluation_commands(subs: Subparsers[argparse.ArgumentParser]) -> None:
     mo.add_argument("--output", help="write here instead of standard output")
     mo.set_defaults(func=cmd_monitoring)
 
+    register_analysis(subs, _evaluate_args, _run, _output)  # analyze, report
+    register_compare(subs, _record_args)  # compare, sensitivity
+
 
 def _pack_commands(subs: Subparsers[argparse.ArgumentParser]) -> None:
     """The commands that read packs alone: validate, test and packs."""
@@ -681,6 +745,11 @@ def _pack_commands(subs: Subparsers[argparse.ArgumentParser]) -> None:
     va.add_argument(
         "--dialect", choices=("duckdb", "spark"), default="duckdb", help="SQL dialect to print"
     )
+    va.add_argument(
+        "--strict",
+        action="store_true",
+        help="treat warnings as errors: days between dated versions that no version covers",
+    )
     va.set_defaults(func=cmd_validate)
 
     te = subs.add_parser("test", help="run a pack's YAML test cases")
@@ -688,6 +757,7 @@ def _pack_commands(subs: Subparsers[argparse.ArgumentParser]) -> None:
         "targets", nargs="+", help="pack files, folders, bundled pack ids or .tests.yaml files"
     )
     te.add_argument("-v", "--verbose", action="store_true", help="list passing cases too")
+    add_coverage_options(te)
     te.set_defaults(func=cmd_test)
 
     pk = subs.add_parser(
@@ -714,6 +784,8 @@ def _calendar_command(subs: Subparsers[argparse.ArgumentParser]) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if getattr(args, "records_parser", None) is not None:
+        check_record_sources(args)  # a usage error exits 2 here, as argparse's own do
     try:
         code: int = args.func(args)
         return code

@@ -318,6 +318,16 @@ class CompiledHistoryLapse:
     provisional: Text | None = None
 
 
+@dataclass(frozen=True)
+class CompiledAnalysis:
+    """The key indicators (重点指标) the analysis of results looks at first: names of the
+    ruleset's facts, score items or score categories, checked; with the clause and reading
+    behind the choice (``step``: its clause, note and provisional text)."""
+
+    key_indicators: tuple[str, ...]
+    step: StepSpec
+
+
 @dataclass(frozen=True, eq=False)
 class CompiledRuleset:
     """One subject type's rules. Hashed by identity: renderers key caches on it."""
@@ -359,12 +369,23 @@ class CompiledRuleset:
     """Whether any rule of the ruleset (or of the pack's procedures) is provisional."""
     applies_to_at: Location = field(default_factory=lambda: Location(None))
     """Where ``applies_to`` is written: an overlap found at run time is reported there."""
+    analysis: CompiledAnalysis | None = None
+    """The pack's key indicators for the analysis of results (``analysis:``), if it names any."""
 
     def matches_type(self, subject_type: str, category: str | None) -> bool:
         """Type and category: what ``applies_to`` says apart from its condition."""
         if subject_type != self.type:
             return False
         return self.categories is None or category in self.categories
+
+
+@dataclass(frozen=True)
+class ParamOverride:
+    """A parameter's value set for a run instead of the pack's (``--set``): the value, and
+    the parameter as the pack declares it, so that a trace can show what it replaced."""
+
+    value: Any
+    pack: Parameter
 
 
 @dataclass(frozen=True, eq=False)
@@ -393,6 +414,9 @@ class Plan:
     arrangements: tuple[YearArrangement, ...] = ()
     dated_procedures: tuple[CompiledDatedProcedure, ...] = ()
     """Deadlines on fixed calendar days (``by: MM-DD``), in the pack's order."""
+    overrides: Mapping[str, ParamOverride] = field(default_factory=dict)
+    """Parameters given another value for a run (``--set``, ``Policy.with_overrides``), by
+    name; empty for the pack as published. ``parameters`` already holds the values set."""
 
     @cached_property
     def calendar(self) -> WorkingCalendar:

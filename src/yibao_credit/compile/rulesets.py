@@ -6,6 +6,7 @@ from __future__ import annotations
 from itertools import count
 
 from yibao_credit.compile.allocation import compile_allocation
+from yibao_credit.compile.analysis import compile_analysis
 from yibao_credit.compile.context import CompileContext, any_provisional
 from yibao_credit.compile.criteria import compile_criteria
 from yibao_credit.compile.exclusions import compile_exclusions
@@ -74,6 +75,7 @@ def compile_ruleset(
     measures = compile_measures(ctx, rs, path, grades, history_types, fact_types)
     period = _period(ctx, rs, path, windows)
     lapse = compile_history_lapse(ctx, rs, path, facts)
+    analysis = compile_analysis(ctx, rs, path)
     if len(ctx.problems) > before:
         return None
     return CompiledRuleset(
@@ -110,6 +112,7 @@ def compile_ruleset(
         or any(p.provisional for p in ctx.model.procedures)
         or any(w.provisional for w in ctx.model.windows.values()),
         applies_to_at=ctx.loc((*path, "applies_to")),
+        analysis=analysis,
     )
 
 

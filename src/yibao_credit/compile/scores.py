@@ -408,11 +408,33 @@ def _bands(
                     found.setdefault((b.row, str(exc)), []).append(where)
             if len(intervals) == len(bands):
                 for row, message in real_coverage(intervals, low, high):
+                    message += _bound_hint(grading, message, intervals)
                     found.setdefault((row, f"score bands: {message}"), []).append(where)
         for (row, message), wheres in found.items():
             where = "" if len(wheres) == len(scenarios) else wheres[0]
             ctx.error((*path, "bands", row - 1, "range"), message + where)
     return bands
+
+
+def _bound_hint(grading: ScoreGrading, message: str, intervals: list[RealInterval]) -> str:
+    """Without ``ceiling`` (``floor``) the total has no upper (lower) bound, so the bands must
+    reach ``inf`` (``-inf``): an analyst who meant the score to stop at the top band's edge
+    has left out the key, and is told which one and where it goes."""
+    if grading.ceiling is None and message.startswith("no band covers the highest scores"):
+        top = max(i.high for i in intervals)
+        return (
+            f" (the grading has no 'ceiling', so scores have no upper bound: add "
+            f"'ceiling: {top:g}' to the grading if no score can go above {top:g}, or end "
+            "the top band at inf)"
+        )
+    if grading.floor is None and message.startswith("no band covers the lowest scores"):
+        bottom = min(i.low for i in intervals)
+        return (
+            f" (the grading has no 'floor', so scores have no lower bound: add "
+            f"'floor: {bottom:g}' to the grading if no score can go below {bottom:g}, or start "
+            "the lowest band at -inf)"
+        )
+    return ""
 
 
 def _edges(

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from yibao_credit.errors import PackError, Problem
-from yibao_credit.pack.sourcemap import PathKey, YamlDocument, read_yaml
+from yibao_credit.pack.sourcemap import PathKey, YamlDocument, read_yaml, source_exists
 
 _MISSING: Any = object()
 
@@ -155,7 +155,7 @@ def read_pack_document(path: str | Path, _chain: tuple[str, ...] = ()) -> tuple[
             )
         )
     base_path = Path(path).parent / target
-    if not base_path.exists():
+    if not source_exists(base_path):
         raise PackError(
             Problem(
                 "pack.extends.missing",

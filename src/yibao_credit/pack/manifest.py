@@ -15,10 +15,13 @@ holds the selection date (``as_of``, or the start of the ``version_by`` window).
 is validated like a pack (unknown or missing keys, wrong types: ``pack.schema.*``, located),
 its folder must exist and hold versions (``pack.manifest.folder``), and the versions must be
 of the manifest's pack (``pack.manifest.id``) and pick as it says (``pack.manifest.version_by``).
+The versions' ``effective`` periods are checked together, manifest or not
+(``period_problems``): two claiming a day are an error, days none covers a warning.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -28,7 +31,7 @@ from pydantic import ValidationError
 
 from yibao_credit.errors import Location, PackError, Problem
 from yibao_credit.pack.load import schema_problems
-from yibao_credit.pack.schema import Identifier, PackModel, Strict, Text
+from yibao_credit.pack.schema import Effective, Identifier, PackModel, Strict, Text
 from yibao_credit.pack.sourcemap import YamlDocument, read_yaml
 
 _TOP = re.compile(r"^manifest[ \t]*:", re.MULTILINE)
@@ -180,3 +183,79 @@ def version_problems(
                     )
                 )
     return problems
+
+
+def _period(eff: Effective) -> str:
+    return f"{eff.from_} .. {eff.to or 'open'}"
+
+
+def _days(start: dt.date, end: dt.date) -> str:
+    n = (end - start).days + 1
+    return f"{n} day{'s' if n != 1 else ''}"
+
+
+def _at(doc: YamlDocument, *path: str) -> str:
+    """``file:line`` of a key of a version, for a message that names another version."""
+    where = doc.locate(("pack", "effective", *path))
+    return f"{where.file}:{where.line}" if where.line is not None else str(where.file)
+
+
+def period_problems(
+    pack_id: str, versions: Sequence[tuple[PackModel, YamlDocument]]
+) -> tuple[list[Problem], list[Problem]]:
+    """Overlaps (errors) and gaps (warnings) between the ``effective`` periods of a pack's
+    dated versions, each located at the ``effective`` of a version involved and naming the
+    other's file and line.
+
+    Two versions that both claim a day are an error (``pack.versions.overlap``): a run whose
+    selection date is that day would have two packs to apply, and which one is meant is not
+    for the library to guess. Days no version covers between the first version's start and
+    the last one's end are a warning (``pack.versions.gap``): a bureau may suspend an
+    evaluation for a while, and a run on such a day already stops with ``eval.no-version``;
+    ``validate --strict`` makes it an error. ``versions`` are in order of ``effective.from``.
+    """
+    errors: list[Problem] = []
+    for i, (a, adoc) in enumerate(versions):
+        ea = a.pack.effective
+        for b, bdoc in versions[i + 1 :]:
+            eb = b.pack.effective
+            if ea.to is not None and ea.to < eb.from_:
+                continue
+            ends = [e for e in (ea.to, eb.to) if e is not None]
+            end = min(ends) if ends else None  # the earlier end; open when both are
+            span = f"{eb.from_} .. {end or 'open'}" + (f", {_days(eb.from_, end)}" if end else "")
+            errors.append(
+                Problem(
+                    "pack.versions.overlap",
+                    f"versions {a.pack.version!r} ({_at(adoc)}) and {b.pack.version!r} overlap: "
+                    f"both claim {span} ({a.pack.version} runs {_period(ea)}, {b.pack.version} "
+                    f"runs {_period(eb)}): a day there would have two versions; end "
+                    f"{a.pack.version!r} before {eb.from_} (its effective.to) or start "
+                    f"{b.pack.version!r} later",
+                    bdoc.locate(("pack", "effective")),
+                )
+            )
+    warnings: list[Problem] = []
+    reach: tuple[dt.date, PackModel, YamlDocument] | None = None
+    for model, doc in versions:
+        eff = model.pack.effective
+        if reach is not None and eff.from_ > reach[0] + dt.timedelta(days=1):
+            start, end = reach[0] + dt.timedelta(days=1), eff.from_ - dt.timedelta(days=1)
+            before, bdoc = reach[1], reach[2]
+            warnings.append(
+                Problem(
+                    "pack.versions.gap",
+                    f"no version of pack {pack_id!r} covers {start} .. {end} "
+                    f"({_days(start, end)}): {before.pack.version!r} ends {reach[0]} and "
+                    f"{model.pack.version!r} ({_at(doc, 'from')}) starts {eff.from_}; a run whose "
+                    "selection date falls there stops with eval.no-version: if the versions "
+                    f"are meant to follow each other, end {before.pack.version!r} on {end} or "
+                    f"start {model.pack.version!r} on {start}",
+                    bdoc.locate(("pack", "effective", "to")),
+                )
+            )
+        if eff.to is None:
+            break  # open-ended: every later day is claimed (a later version overlaps it)
+        if reach is None or eff.to > reach[0]:
+            reach = (eff.to, model, doc)
+    return errors, warnings

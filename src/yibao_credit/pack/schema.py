@@ -567,6 +567,14 @@ class History(Strict):
     """When an earlier result lapses (its adverse information expired or repaired)."""
 
 
+class Analysis(Provenance):
+    """What the analysis of the results (济医保字〔2023〕19号 四(三) 按…重点指标进行分析) looks at
+    first: the key indicators (重点指标), each a fact, a score item or a score category of the
+    ruleset, named as the pack writes it. An empty list says the text names none."""
+
+    key_indicators: list[Identifier] = []
+
+
 class AppliesTo(Strict):
     """Which subjects a ruleset grades: a type, optionally some categories, optionally a
     condition over the subject (``inpatient`` for institutions with inpatient service)."""
@@ -594,6 +602,8 @@ class Ruleset(Strict):
     measures: list[Measure] = []
     history: History | None = None
     allocation: Allocation | None = None
+    analysis: Analysis | None = None
+    """Key indicators for ``yibao-credit analyze`` and ``report`` (checked by the compiler)."""
 
 
 class Procedure(Provenance):

@@ -8,7 +8,9 @@ silently override), and exposes ``locate(path)``.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -265,15 +267,52 @@ def parse_yaml(text: str, file: str) -> YamlDocument:
     return doc
 
 
+_GIVEN: ContextVar[Mapping[str, bytes] | None] = ContextVar("pack_sources", default=None)
+_SEEN: ContextVar[dict[str, bytes] | None] = ContextVar("pack_sources_seen", default=None)
+
+
+@contextmanager
+def given_sources(files: Mapping[str, bytes]) -> Iterator[None]:
+    """Read these bytes for these paths (as ``read_yaml`` is given them) instead of the files:
+    a pack rebuilt where its files are not (a pickled ``Policy`` on a Spark executor)."""
+    token = _GIVEN.set(files)
+    try:
+        yield
+    finally:
+        _GIVEN.reset(token)
+
+
+@contextmanager
+def recorded_sources() -> Iterator[dict[str, bytes]]:
+    """Every file ``read_yaml`` reads meanwhile, path (as given) → bytes: what a loaded pack
+    was built from, to rebuild it from the same bytes."""
+    seen: dict[str, bytes] = {}
+    token = _SEEN.set(seen)
+    try:
+        yield seen
+    finally:
+        _SEEN.reset(token)
+
+
+def source_exists(path: str | Path) -> bool:
+    """Whether ``read_yaml`` can read ``path``: given bytes, or a file."""
+    given = _GIVEN.get()
+    return (given is not None and str(path) in given) or Path(path).exists()
+
+
 def read_yaml(path: str | Path) -> tuple[YamlDocument, bytes]:
     """Read and parse a YAML file; returns the document and the raw bytes (for hashing)."""
     p = Path(path)
+    given = _GIVEN.get()
     try:
-        raw = p.read_bytes()
+        raw = given[str(path)] if given is not None and str(path) in given else p.read_bytes()
     except OSError as exc:
         raise PackError(
             Problem("pack.file", f"cannot read: {exc.strerror}", Location(str(p)))
         ) from exc
+    seen = _SEEN.get()
+    if seen is not None:
+        seen[str(path)] = raw
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:

@@ -1,5 +1,5 @@
-"""Pack tests: the YAML worked examples beside each pack (``cases``) and the pytest plugin that
-runs them (``pytest_plugin``).
+"""Pack tests: the YAML worked examples beside each pack (``cases``), the clauses they reach
+(``coverage``) and the pytest plugin that runs them (``pytest_plugin``).
 
 May import every stage up to ``policy``.
 """

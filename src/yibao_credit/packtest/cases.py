@@ -9,6 +9,7 @@ error like any pack error, never a traceback.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,11 +17,12 @@ from typing import Any
 import yaml
 from pydantic import ConfigDict, Field, ValidationError
 
+from yibao_credit.engine.results import Run
 from yibao_credit.errors import Location, PackError, Problem, YibaoError
 from yibao_credit.pack.bundled import bundled_ids, is_pack_id
 from yibao_credit.pack.load import schema_problems
 from yibao_credit.pack.schema import Strict
-from yibao_credit.pack.sourcemap import YamlDocument, read_yaml
+from yibao_credit.pack.sourcemap import YamlDocument, format_path, read_yaml
 from yibao_credit.policy import Policy, load_policy
 from yibao_credit.records.readers import records_from_python
 from yibao_credit.render.results import result_to_dict
@@ -75,6 +77,9 @@ class CaseOutcome:
     name: str
     location: Location
     failures: list[str] = field(default_factory=list)
+    run: Run | None = None
+    """The case's run (None when its records or the evaluation failed): what clause coverage
+    reads the steps of (``packtest.coverage``)."""
 
     @property
     def passed(self) -> bool:
@@ -103,7 +108,7 @@ def read_tests(path: str | Path) -> LoadedTests:
     try:
         model = TestFile.model_validate(doc.data)
     except ValidationError as exc:
-        raise PackError(schema_problems(exc, doc, _TEST_KEYS)) from None
+        raise PackError(_expect_hints(exc, doc, schema_problems(exc, doc, _TEST_KEYS))) from None
     p = Path(path)
     if model.pack is not None:
         pack_path = (p.parent / model.pack).resolve()
@@ -120,6 +125,43 @@ def read_tests(path: str | Path) -> LoadedTests:
             )
         )
     return LoadedTests(str(p), doc, model, pack_path)
+
+
+_STEP_KEY = re.compile(
+    r"(score|fact|window|exclusion|criterion|grade|item|category|veto|group|history|"
+    r"rollup|measure|procedure|lifecycle|validity|repair|review)(\..+)?"
+)
+"""A key under ``expect.<subject>`` that is a trace step's id (``score``, ``fact.violations``):
+its outcome is checked under ``steps``, which an analyst writing ``score: 92`` misses."""
+
+
+def _expect_hints(
+    exc: ValidationError, doc: YamlDocument, problems: list[Problem]
+) -> list[Problem]:
+    """An unknown key under ``expect.<subject>`` that names a trace step (``score: 92``) says
+    how to write it: ``steps: {score: 92}``, the way every step's outcome is checked."""
+    hints: dict[str, str] = {}
+    for err in exc.errors(include_url=False):
+        loc = err["loc"]
+        if err["type"] != "extra_forbidden" or len(loc) != 5 or loc[:1] != ("cases",):
+            continue
+        key = loc[4]
+        if loc[2] != "expect" or not isinstance(key, str) or not _STEP_KEY.fullmatch(key):
+            continue
+        value = err.get("input")
+        plain = isinstance(value, int | float | str) and not isinstance(value, bool)
+        hints[format_path(loc)] = (
+            f"unknown key {key!r}: {key} is a step of the trace, and a step's outcome is "
+            f"checked under 'steps': write steps: {{{key}: {value if plain else '…'}}}"
+        )
+    if not hints:
+        return problems
+    return [
+        Problem(p.code, hints[p.location.path], p.location)
+        if p.code == "pack.schema.extra_forbidden" and p.location.path in hints
+        else p
+        for p in problems
+    ]
 
 
 def is_tests_file(path: str | Path) -> bool:
@@ -175,6 +217,7 @@ def run_case(policy: Policy, tests: LoadedTests, index: int, engine: str = "pyth
     except YibaoError as exc:
         outcome.failures.extend(str(p) for p in exc.problems)
         return outcome
+    outcome.run = run
     for subject_id, expected in case.expect.items():
         result = run.get(subject_id)
         if result is None:

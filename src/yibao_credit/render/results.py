@@ -10,14 +10,17 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import itertools
 import json
-from collections.abc import Callable, Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from operator import itemgetter
 from typing import Any, TextIO
 
 from yibao_credit.arguments import LANGS, choice_argument
 from yibao_credit.bulk import checkpoint, paused_gc
-from yibao_credit.compile.plan import StepSpec
+from yibao_credit.compile.overrides import shown
+from yibao_credit.compile.plan import Plan, StepSpec
+from yibao_credit.engine.outlook import Outlook
 from yibao_credit.engine.results import Result, Run
 from yibao_credit.render.trace import (
     DETAILS,
@@ -41,6 +44,7 @@ TABLE_WORDS = {
         "score": "得分",
         "exclusion": "排除情形",
         "decided_by": "决定步骤",
+        "next_improvement": "下次改善",
         "graded": "已评定",
         "excluded": "不参与评测",
     },
@@ -52,6 +56,7 @@ TABLE_WORDS = {
         "score": "score",
         "exclusion": "exclusion",
         "decided_by": "decided by",
+        "next_improvement": "next improvement",
         "graded": "graded",
         "excluded": "excluded",
     },
@@ -79,18 +84,34 @@ CSV_COLUMNS = [
 ]
 
 
-def result_to_dict(result: Result, lang: str = "zh", trace: str = "full") -> dict[str, Any]:
-    """One result as the contract's JSON object."""
+def policy_block(plan: Plan) -> dict[str, Any]:
+    """The pack a result names: id, version, sha256 — and, only for a run with parameter
+    values set (``--set``), those values: such a result never passes for the pack's own."""
+    out: dict[str, Any] = {"id": plan.id, "version": plan.version, "sha256": plan.sha256}
+    if plan.overrides:
+        out["overrides"] = {n: jsonable(o.value) for n, o in plan.overrides.items()}
+    return out
+
+
+def overrides_text(plan: Plan) -> str:
+    """The values set for a run, as written after ``--set`` (``a=1;b=2``); empty without."""
+    return ";".join(f"{n}={shown(o.value)}" for n, o in plan.overrides.items())
+
+
+def result_to_dict(
+    result: Result, lang: str = "zh", trace: str = "full", next_improvement: Outlook | None = None
+) -> dict[str, Any]:
+    """One result as the contract's JSON object; with ``next_improvement`` (its outlook,
+    ``engine.outlook``), the ``next_improvement`` key (``evaluate --next-improvement``)."""
     choice_argument("lang", lang, LANGS)
     choice_argument("trace", trace, DETAILS)
-    policy = result.context.plan
     out: dict[str, Any] = {
         "subject_id": result.subject.id,
         "status": result.status,
         "grade": result.grade,
         "score": jsonable(result.score),
         "exclusion": result.exclusion,
-        "policy": {"id": policy.id, "version": policy.version, "sha256": policy.sha256},
+        "policy": policy_block(result.context.plan),
         "as_of": result.context.as_of.isoformat(),
         "period": period_of(result),
         "ruleset": result.ruleset.id,
@@ -100,6 +121,8 @@ def result_to_dict(result: Result, lang: str = "zh", trace: str = "full") -> dic
     }
     if result.lifecycle is not None:
         out["lifecycle"] = result.lifecycle.to_dict()
+    if next_improvement is not None:
+        out["next_improvement"] = next_improvement.to_dict()
     if trace != "none":
         out["trace"] = build_trace(result, lang, trace)
     return out
@@ -152,9 +175,16 @@ class JsonlWriter:
 
     MEMO_LIMIT = 100_000
 
-    def __init__(self, lang: str = "zh", trace: str = "full") -> None:
+    def __init__(
+        self,
+        lang: str = "zh",
+        trace: str = "full",
+        next_improvement: Mapping[str, Outlook] | None = None,
+    ) -> None:
         self.lang = lang
         self.trace = trace
+        self.outlooks = next_improvement
+        """Each subject's outlook, for the ``next_improvement`` key; None: no such key."""
         self._heads: dict[StepSpec, tuple[str, str]] = {}
         self._memo: dict[Any, tuple[str, str, str]] = {}
         self._measures: dict[tuple[int, ...], str] = {}
@@ -302,10 +332,9 @@ class JsonlWriter:
         policy = self._policies.get(id(context))
         if policy is None:
             self._contexts.append(context)
-            p = context.plan
             policy = self._policies[id(context)] = (
                 ',"policy":'
-                + dumps({"id": p.id, "version": p.version, "sha256": p.sha256})
+                + dumps(policy_block(context.plan))
                 + ',"as_of":"'
                 + context.as_of.isoformat()
                 + '"'
@@ -342,6 +371,9 @@ class JsonlWriter:
         ]
         if result.lifecycle is not None:
             parts += (',"lifecycle":', dumps(result.lifecycle.to_dict()))
+        if self.outlooks is not None:
+            outlook = self.outlooks.get(result.subject.id)
+            parts += (',"next_improvement":', dumps(outlook.to_dict()) if outlook else "null")
         if self.trace == "none":
             parts.append("}\n")
         else:
@@ -350,9 +382,13 @@ class JsonlWriter:
 
 
 def write_jsonl(
-    results: Iterable[Result], out: TextIO, lang: str = "zh", trace: str = "full"
+    results: Iterable[Result],
+    out: TextIO,
+    lang: str = "zh",
+    trace: str = "full",
+    next_improvement: Mapping[str, Outlook] | None = None,
 ) -> None:
-    writer = JsonlWriter(lang, trace)
+    writer = JsonlWriter(lang, trace, next_improvement)
     write = out.write
     with paused_gc():
         for r in results:
@@ -370,12 +406,24 @@ def csv_value(value: Any) -> str:
 
 
 def write_csv(
-    results: Iterable[Result], out: TextIO, lang: str = "zh", trace: str = "full"
+    results: Iterable[Result],
+    out: TextIO,
+    lang: str = "zh",
+    trace: str = "full",
+    next_improvement: Mapping[str, Outlook] | None = None,
 ) -> None:
-    """One row per subject; the decisive steps and their clauses stand in for the trace."""
+    """One row per subject; the decisive steps and their clauses stand in for the trace.
+    A run with parameter values set (``--set``) adds a last column, ``policy_overrides``."""
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(CSV_COLUMNS)
-    for r in results:
+    results = iter(results)
+    first = next(results, None)
+    overrides = overrides_text(first.context.plan) if first is not None else ""
+    writer.writerow(
+        CSV_COLUMNS
+        + (["policy_overrides"] if overrides else [])
+        + (OUTLOOK_COLUMNS if next_improvement is not None else [])
+    )
+    for r in itertools.chain([] if first is None else [first], results):
         d = result_to_dict(r, lang, "decisive")
         decisive = [s for s in d["trace"] if s.get("decisive")]
         policy = d["policy"]
@@ -396,12 +444,31 @@ def write_csv(
                 d["as_of"],
                 (d["period"] or {}).get("from") or "",
                 (d["period"] or {}).get("to") or "",
+                *([overrides_text(r.context.plan)] if overrides else []),
+                *(_outlook_cells(next_improvement, r) if next_improvement is not None else []),
             ]
         )
 
 
+OUTLOOK_COLUMNS = ["next_improvement_on", "next_improvement_grade", "exclusion_ends_on"]
+"""The CSV columns ``--next-improvement`` adds (after the others)."""
+
+
+def _outlook_cells(outlooks: Mapping[str, Outlook], result: Result) -> list[str]:
+    o = outlooks.get(result.subject.id)
+    if o is None:
+        return ["", "", ""]
+    on, grade = o.improvement if o.improvement else (None, "")
+    ends = o.exclusion_ends_on
+    return [on.isoformat() if on else "", grade, ends.isoformat() if ends else ""]
+
+
 def write_table(
-    results: Iterable[Result], out: TextIO, lang: str = "zh", trace: str = "full"
+    results: Iterable[Result],
+    out: TextIO,
+    lang: str = "zh",
+    trace: str = "full",
+    next_improvement: Mapping[str, Outlook] | None = None,
 ) -> None:
     """Aligned columns for reading in a terminal."""
     results = list(results)
@@ -416,6 +483,7 @@ def write_table(
             *([words["score"]] if scored else []),
             words["exclusion"],
             words["decided_by"],
+            *([words["next_improvement"]] if next_improvement is not None else []),
         ]
     ]
     for r in results:
@@ -431,8 +499,15 @@ def write_table(
                 *score,
                 d["exclusion"] or "",
                 ", ".join(decisive),
+                *(
+                    [" ".join(c for c in _outlook_cells(next_improvement, r)[:2] if c)]
+                    if next_improvement is not None
+                    else []
+                ),
             ]
         )
+    if results and results[0].context.plan.overrides:
+        out.write(f"--set {overrides_text(results[0].context.plan)}\n")
     write_aligned(rows, out)
 
 
@@ -477,15 +552,17 @@ def write_results(
     fmt: str = "jsonl",
     lang: str = "zh",
     trace: str = "full",
+    next_improvement: Mapping[str, Outlook] | None = None,
 ) -> None:
-    """Write results in a format of the contract; ``trace`` is full, decisive or none."""
+    """Write results in a format of the contract; ``trace`` is full, decisive or none;
+    ``next_improvement``: each subject's outlook (a key in JSON, columns in CSV and tables)."""
     writers = {"jsonl": write_jsonl, "csv": write_csv, "table": write_table}
     if fmt not in writers:
         raise ValueError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
     if trace not in DETAILS:
         raise ValueError(f"unknown trace detail {trace!r}; choose one of {', '.join(DETAILS)}")
     choice_argument("lang", lang, LANGS)
-    writers[fmt](iter(run), out, lang, trace)
+    writers[fmt](iter(run), out, lang, trace, next_improvement)
 
 
 def render(

@@ -9,8 +9,9 @@ from collections import Counter, defaultdict
 from typing import Any
 
 from yibao_credit.arguments import LANGS, choice_argument
+from yibao_credit.compile.overrides import shown
 from yibao_credit.engine.results import Run
-from yibao_credit.render.results import write_aligned
+from yibao_credit.render.results import policy_block, write_aligned
 
 
 def _label(status: str, grade: str | None, exclusion: str | None) -> str:
@@ -67,7 +68,7 @@ def summarize(run: Run, lang: str = "zh") -> dict[str, Any]:
         return dict(sorted(counts.items(), key=lambda kv: (rank.get(kv[0], (99, 0)), kv[0])))
 
     return {
-        "policy": {"id": policy.id, "version": policy.version, "sha256": policy.sha256},
+        "policy": policy_block(policy),
         "as_of": run.context.as_of.isoformat(),
         "subjects": len(run),
         "by_outcome": ordered(by_outcome),
@@ -92,6 +93,9 @@ def summary_table(summary: dict[str, Any]) -> str:
         f"subjects {summary['subjects']}",
         "",
     ]
+    if summary["policy"].get("overrides"):
+        given = ";".join(f"{k}={shown(v)}" for k, v in summary["policy"]["overrides"].items())
+        lines[1:1] = [f"--set {given}"]
 
     def table(title: str, rows: dict[str, dict[str, int]]) -> None:
         header = [title, *outcomes, "total"]

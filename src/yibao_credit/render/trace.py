@@ -13,11 +13,16 @@ from collections.abc import Generator, Iterable, Iterator, Sequence
 from typing import Any
 
 from yibao_credit.arguments import LANGS, choice_argument
+from yibao_credit.compile.overrides import shown as set_text
 from yibao_credit.compile.plan import CompiledFact, CompiledHistoryFact, CompiledRuleset, StepSpec
 from yibao_credit.engine.lifecycle import Lifecycle
+from yibao_credit.engine.outlook import Outlook
+from yibao_credit.engine.parameters import value_on
 from yibao_credit.engine.results import Result
+from yibao_credit.errors import EvaluationError
 from yibao_credit.pack.schema import Text
 from yibao_credit.records.contract import Event
+from yibao_credit.render.explain import cuts, exclusion_end, outlook_lines
 
 WORDS = {
     "zh": {
@@ -312,12 +317,42 @@ def iter_steps(
     a renderer that already has the text of every other step of a result of the same shape."""
     if detail == "none":
         return
+    steps = _steps(result, detail, only)
+    if result.context.plan.overrides:
+        steps = _mark_overrides(result, steps)
     if only is None:
-        yield from _steps(result, detail, None)
+        yield from steps
     else:
-        for step in _steps(result, detail, only):
+        for step in steps:
             if step[0] in only:
                 yield step
+
+
+def _mark_overrides(result: Result, steps: Iterator[Step]) -> Iterator[Step]:
+    """Each step that read a parameter given another value for the run (``--set``) says so:
+    ``overridden``, with the value set and the pack's own value in force. A parameter the
+    result's evaluation group sets itself is the group's value, not overridden."""
+    overrides = result.context.plan.overrides
+    own = next((g.params for g in result.ruleset.groups if g.id == result.group), {})
+    for step in steps:
+        spec, outcome, inputs, evidence, decisive = step
+        names = [*spec.reads, *(v for k, v in inputs if k == "length" and isinstance(v, str))]
+        hit = [n for n in dict.fromkeys(names) if n in overrides and n not in own]
+        if hit:
+            marked = {n: {"set": overrides[n].value, "pack": _pack_value(result, n)} for n in hit}
+            step = (spec, outcome, (*inputs, ("overridden", marked)), evidence, decisive)
+        yield step
+
+
+_PACK_VALUE = {"zh": "包内取值", "en": "the pack's value"}
+
+
+def _pack_value(result: Result, name: str) -> Any:
+    """The value the pack itself gives a parameter on the run's date (None before its first)."""
+    try:
+        return value_on(name, result.context.plan.overrides[name].pack, result.context.as_of).value
+    except EvaluationError:
+        return None
 
 
 def _steps(result: Result, detail: str, only: frozenset[StepSpec] | None) -> Iterator[Step]:
@@ -823,8 +858,16 @@ def _fmt(value: Any, lang: str) -> str:
     return str(value)
 
 
-def render_text(result: Result, lang: str = "zh", notes: bool = True, detail: str = "full") -> str:
-    """A readable explanation of one result: each step, its inputs, evidence and clause."""
+def render_text(
+    result: Result,
+    lang: str = "zh",
+    notes: bool = True,
+    detail: str = "full",
+    outlook: Outlook | None = None,
+) -> str:
+    """A readable explanation of one result: each step, its inputs, evidence and clause;
+    where a cap or bound cut points, raw → kept; with ``outlook`` (``engine.outlook``), the
+    day a date exclusion ends on its step and the outlook after the measures."""
     choice_argument("lang", lang, LANGS)
     choice_argument("detail", detail, DETAILS)
     w = WORDS[lang]
@@ -844,12 +887,18 @@ def render_text(result: Result, lang: str = "zh", notes: bool = True, detail: st
     period = period_of(result)
     if period is not None:
         lines[-1] += f"  {w['period']}: {_fmt(period, lang)}"
+    if policy.overrides:
+        given = ", ".join(f"{n}={set_text(o.value)}" for n, o in policy.overrides.items())
+        lines.append(f"--set {given}")
     raw = list(iter_steps(result, detail))
     steps = [step_dict(st, lang) for st in raw]
-    for step in steps:
+    cut = cuts(result, lambda name: _name_value(result, name), lang)
+    for spec, step in zip((st[0] for st in raw), steps, strict=True):
         kind = step["step"].split(".", 1)[0]
         mark = "➤" if step.get("decisive") else " "
         outcome = _fmt(step["outcome"], lang)
+        if spec in cut:  # raw 106 → 100 (上限 100)
+            outcome = f"{cut[spec][0]} → {outcome} ({cut[spec][1]})"
         line = f"{mark} {w.get(kind, kind)} {step['title']}: {outcome}"
         shown = {
             k: v
@@ -860,13 +909,22 @@ def render_text(result: Result, lang: str = "zh", notes: bool = True, detail: st
             or (kind == "procedure" and k == "period_end")
             or (kind == "fact" and k not in ("op", "window", "where", "of"))
         }
+        shown.pop("overridden", None)  # a line of its own, below
         if kind == "history":
             shown = {
                 c["as_of"]: c["grade"] or c["status"] for c in step["inputs"].get("cycles", [])
             }
         if shown:
             line += "  (" + ", ".join(f"{k}={_fmt(v, lang)}" for k, v in shown.items()) + ")"
+        ends = exclusion_end(outlook, spec, lang) if kind == "exclusion" else None
+        if ends:
+            line += f" — {ends}"
         lines.append(line)
+        for name, o in step["inputs"].get("overridden", {}).items():
+            lines.append(
+                f"      --set {name}={set_text(o['set'])} "
+                f"({_PACK_VALUE[lang]}: {set_text(o['pack'])})"
+            )
         if kind == "review":
             stages = step["inputs"].get("stages", [])
             lines.append(
@@ -895,6 +953,8 @@ def render_text(result: Result, lang: str = "zh", notes: bool = True, detail: st
                 + (f" ({params})" if params else "")
                 + (f"  [{m['clause']}{by_subject}]" if m["clause"] else "")
             )
+    if outlook is not None:
+        lines.extend(outlook_lines(outlook, result, lang))
     if notes:
         readings = list(
             dict.fromkeys(st[0].note.get(lang).strip() for st in raw if st[0].note is not None)

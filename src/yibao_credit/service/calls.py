@@ -20,6 +20,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from yibao_credit.bulk import checkpoint, paused_gc
 from yibao_credit.engine.allocation import allocate
+from yibao_credit.engine.outlook import Outlooks
 from yibao_credit.engine.results import Run
 from yibao_credit.errors import EvaluationError, Problem, YibaoError
 from yibao_credit.policy import Policy, PolicySet
@@ -178,6 +179,7 @@ def _evaluate(policy: Policy, call: Call) -> Answer:
 def _explain(policy: Policy, call: Call) -> Answer:
     assert isinstance(call, ExplainCall)
     run = _run(policy, call)
+    ahead = Outlooks(records_from_python(call.subjects, call.events, source=SOURCE), run)
     known = {s.get("id") for s in call.subjects}
     problems = []
     texts = []
@@ -195,7 +197,9 @@ def _explain(policy: Policy, call: Call) -> Answer:
         texts.append(
             {
                 "subject_id": sid,
-                "text": render_text(result, call.lang, notes=call.notes, detail=call.trace),
+                "text": render_text(
+                    result, call.lang, notes=call.notes, detail=call.trace, outlook=ahead.of(result)
+                ),
             }
         )
     if problems:

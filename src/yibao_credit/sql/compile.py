@@ -35,6 +35,7 @@ from yibao_credit.compile.plan import (
 )
 from yibao_credit.engine.context import RunContext
 from yibao_credit.records.contract import EVENT_FIELDS, SUBJECT_FIELDS
+from yibao_credit.sql.dialect import for_spark
 from yibao_credit.sql.expr import literal, node_to_sql, paren, to_sql, truth
 from yibao_credit.time.periods import parse_period
 
@@ -80,8 +81,8 @@ class Statement:
         if dialect == "duckdb":
             create.set("properties", exp.Properties(expressions=[exp.TemporaryProperty()]))
             return create.sql(dialect=dialect, pretty=pretty)
-        # Spark: a temporary view per table.
-        query = self.query.sql(dialect=dialect, pretty=pretty)
+        # Spark: a temporary view per table; ordered aggregates made to keep their order.
+        query = for_spark(self.query).sql(dialect=dialect, pretty=pretty)
         return (
             f"CREATE OR REPLACE TEMPORARY VIEW {self.table} AS{chr(10) if pretty else ' '}{query}"
         )

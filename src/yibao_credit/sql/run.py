@@ -43,6 +43,7 @@ from yibao_credit.records.contract import MAX_PROBLEMS, Event, Subject
 from yibao_credit.records.history import HistoryRecords
 from yibao_credit.records.procedures import ProcedureRecords
 from yibao_credit.sql.compile import SqlProgram, compile_run, history_col, subject_columns
+from yibao_credit.sql.database import Database, DuckDatabase, TablesLike
 from yibao_credit.sql.tables import RecordTables
 
 Progress = Callable[[str], None]
@@ -83,8 +84,35 @@ def evaluate_tables(
     progress: Progress | None = None,
 ) -> Run:
     """Evaluate the records in ``tables`` as of ``as_of`` on DuckDB; see ``engine.run``."""
+    return evaluate_on(
+        DuckDatabase(tables.con),
+        plan,
+        tables,
+        as_of,
+        history=history,
+        procedures=procedures,
+        on=on,
+        evidence=evidence,
+        progress=progress,
+    )
+
+
+def evaluate_on(
+    db: Database,
+    plan: Plan,
+    tables: TablesLike,
+    as_of: dt.date,
+    *,
+    history: HistoryRecords | None = None,
+    procedures: ProcedureRecords | None = None,
+    on: dt.date | None = None,
+    evidence: bool = True,
+    progress: Progress | None = None,
+) -> Run:
+    """Evaluate the records that ``db`` holds as ``subjects`` and ``events`` (``tables``
+    says where they came from): the program runs in ``db``, the results are built here."""
     with paused_gc():
-        return _Runner(plan, tables, as_of, history, procedures, on, evidence, progress).run()
+        return _Runner(db, plan, tables, as_of, history, procedures, on, evidence, progress).run()
 
 
 _PROGRAMS: weakref.WeakKeyDictionary[Plan, dict[Any, SqlProgram]] = weakref.WeakKeyDictionary()
@@ -116,8 +144,9 @@ def _program(
 class _Runner:
     def __init__(
         self,
+        db: Database,
         plan: Plan,
-        tables: RecordTables,
+        tables: TablesLike,
         as_of: dt.date,
         history: HistoryRecords | None,
         procedures: ProcedureRecords | None,
@@ -127,7 +156,7 @@ class _Runner:
     ) -> None:
         self.plan = plan
         self.tables = tables
-        self.con = tables.con
+        self.db = db
         self.as_of = as_of
         self.context: RunContext = replace(
             resolve(plan, as_of), history=history, procedures=procedures, on=on
@@ -146,7 +175,7 @@ class _Runner:
         plan, context = self.plan, self.context
         check_history(plan, context.history, self.as_of, self.warnings)
         if context.procedures is not None:
-            ids = {r[0] for r in self.con.execute("SELECT id FROM subjects").fetchall()}
+            ids = {r[0] for r in self.db.rows("SELECT id FROM subjects")}
             check_procedures(ids, context.procedures)
         tables = self.tables
         warn_empty(tables.files, tables.subject_count, tables.event_count, self.warnings)
@@ -185,11 +214,11 @@ class _Runner:
             if until is not None and statement.table.startswith(until):
                 self._done = i
                 return
-            self.con.execute(program.text(i))
+            self.db.run(program, i)
         self._done = len(program.statements)
 
     def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        return self.con.execute(sql, list(params)).fetchall()
+        return self.db.rows(sql, params)
 
     # -- checks and warnings, worded as the Python engine words them --------------------------
     def _check_assignment(self) -> None:
@@ -289,13 +318,12 @@ class _Runner:
             raise RecordError(problems)
 
     def _warn_late(self) -> None:
-        rows = self._rows(
-            "SELECT count(*), arg_min(id, (date, id)), min(date) FROM events WHERE date > ?",
-            [self.as_of],
-        )
-        n, first, _day = rows[0]
+        n = self._rows("SELECT count(*) FROM events WHERE date > ?", [self.as_of])[0][0]
         if n:
-            day = self._rows("SELECT date FROM events WHERE id = ?", [first])[0][0]
+            first, day = self._rows(
+                "SELECT id, date FROM events WHERE date > ? ORDER BY date, id LIMIT 1",
+                [self.as_of],
+            )[0]
             self.warnings.append(
                 Problem(
                     "eval.after-as-of",
@@ -362,14 +390,7 @@ class _Runner:
                     kind,
                     [readings[sid][0][h.name] for sid in sorted(readings)],
                 )
-            select = ", ".join(
-                f'CAST(unnest(${i + 1}) AS {kind}) AS "{name}"'
-                for i, (name, (kind, _v)) in enumerate(columns.items())
-            )
-            self.con.execute(
-                f"CREATE OR REPLACE TEMPORARY TABLE _history_{rs.id} AS SELECT {select}",
-                [values for _k, values in columns.values()],
-            )
+            self.db.create(f"_history_{rs.id}", columns)
             out[rs.id] = (dict(defaults), readings)
         return out
 
@@ -379,17 +400,18 @@ class _Runner:
         the same ``Event`` objects the Python engine has."""
         if not known or not any(rs.history_lapse for rs in self.plan.rulesets.values()):
             return {}
-        cursor = self.con.execute(
-            "SELECT * EXCLUDE (_line) FROM events "
-            "WHERE date <= ? AND list_contains(?, subject_id) ORDER BY subject_id, date, id",
-            [self.as_of, sorted(known)],
+        self.db.create("_yc_known", {"subject_id": ("VARCHAR", sorted(known))})
+        names, batches = self.db.cursor(
+            "SELECT * EXCLUDE (_line) FROM events WHERE date <= ? "
+            "AND subject_id IN (SELECT subject_id FROM _yc_known) ORDER BY subject_id, date, id",
+            [self.as_of],
         )
-        names = [d[0] for d in cursor.description]
         out: dict[str, list[Event]] = {}
-        for row in cursor.fetchall():
-            fields = {n: v for n, v in zip(names, row, strict=True) if v is not None}
-            event = Event.model_construct(**fields)
-            out.setdefault(event.subject_id, []).append(event)
+        for rows in batches:
+            for row in rows:
+                fields = {n: v for n, v in zip(names, row, strict=True) if v is not None}
+                event = Event.model_construct(**fields)
+                out.setdefault(event.subject_id, []).append(event)
         return out
 
     # -- results ---------------------------------------------------------------------------
@@ -416,10 +438,10 @@ class _Runner:
                 ]
                 + ["_x", "_r", "_s", "_v"]
             )
-            cursor = self.con.execute(f"SELECT {select} FROM _r_{rs.id}")
+            _names, batches = self.db.cursor(f"SELECT {select} FROM _r_{rs.id}")
             defaults, by_subject = readings.get(rs.id, ({}, {}))
             n_subject = len(subject_names)
-            while rows := cursor.fetchmany(10_000):
+            for rows in batches:
                 for row in rows:
                     results.append(
                         self._result(

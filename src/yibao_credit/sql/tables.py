@@ -854,3 +854,10 @@ def tables_from_records(
                 _write_rows(path, records, what, rows, columns, kinds)
                 _insert_rows(con, table, columns, path)
     return RecordTables(con, dict(records.files), len(records.subjects), len(records.events))
+
+
+def record_schema(plan: Plan) -> tuple[tuple[tuple[str, str], ...], tuple[tuple[str, str], ...]]:
+    """The columns of ``subjects`` and of ``events`` for this plan, as (name, attribute type),
+    for another database that holds the same tables (``spark.records``)."""
+    schema = _schema(plan)
+    return schema.subject, schema.event
