@@ -31,7 +31,7 @@ from yibao_credit.policy import load_policies
 ROOT = Path(__file__).resolve().parents[1]
 SRC = ROOT / "src" / "yibao_credit"
 EXAMPLES = ROOT / "examples" / "zhenjiang"
-IDS = ["jiangsu_perf", "jinan", "shenzhen", "suqian_perf", "zhenjiang"]
+IDS = ["huzhou", "jiangsu_perf", "jinan", "shenzhen", "suqian_perf", "zhenjiang"]
 """The bundled packs (policies/), by id."""
 
 

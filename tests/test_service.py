@@ -285,6 +285,7 @@ def test_explain_and_allocate_answer_as_the_cli_does(
 def test_pack_listing_versions_and_provisional_values(server: Server) -> None:
     packs = httpx.get(f"{server.url}/v1/packs", headers=AUTH).json()
     assert [p["id"] for p in packs] == [
+        "huzhou",
         "jiangsu_perf",
         "jinan",
         "shenzhen",
@@ -302,7 +303,7 @@ def test_pack_listing_versions_and_provisional_values(server: Server) -> None:
 
 
 def test_health_needs_no_token_and_everything_else_does(server: Server) -> None:
-    assert httpx.get(f"{server.url}/v1/health").json() == {"live": True, "ready": True, "packs": 5}
+    assert httpx.get(f"{server.url}/v1/health").json() == {"live": True, "ready": True, "packs": 6}
     for headers in (
         {},
         {"Authorization": "Bearer wrong-token-wrong-token"},

@@ -378,6 +378,10 @@ def cmd_monitoring(args: argparse.Namespace) -> int:
     return 0
 
 
+MANIFEST = "\0manifest:"
+"""Marks a manifest among validate's targets (no path starts with NUL)."""
+
+
 def cmd_validate(args: argparse.Namespace) -> int:
 
     status = 0
@@ -389,9 +393,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
             _report(exc.problems, sys.stderr)
             status = 1
             continue
-        if is_manifest(where):  # the manifest and its versions, on one line
-            shown = path if where == Path(path) else str(where)
-            status = max(status, _validate_manifest(shown, args))
+        if is_manifest(where):  # the manifest and its versions, on one line, in its turn
+            targets.append(MANIFEST + (path if where == Path(path) else str(where)))
             continue
         if where.is_dir():
             try:
@@ -406,7 +409,10 @@ def cmd_validate(args: argparse.Namespace) -> int:
             ]
         else:
             targets.append(path if where == Path(path) else str(where))
-    for path in targets:
+    for path in targets:  # in the order given
+        if path.startswith(MANIFEST):
+            status = max(status, _validate_manifest(path.removeprefix(MANIFEST), args))
+            continue
         if is_tests_file(path):  # a tests file: its shape, its pack and its cases' records
             try:
                 tests, policy = check_tests(path)

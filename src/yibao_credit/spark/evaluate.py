@@ -12,6 +12,7 @@ import datetime as dt
 import warnings
 from collections.abc import Callable
 from pathlib import Path
+from typing import TypedDict, TypeVar, Unpack
 
 import pyarrow as pa
 from pyspark.sql import DataFrame, SparkSession
@@ -24,10 +25,12 @@ from yibao_credit.records.history import HistoryRecords, read_history
 from yibao_credit.records.procedures import ProcedureRecords, read_procedures
 from yibao_credit.render.results import JsonlWriter
 from yibao_credit.render.trace import DETAILS, jsonable
-from yibao_credit.spark.database import SparkDatabase
+from yibao_credit.spark.database import SparkDatabase, SparkTables
 from yibao_credit.spark.files import load_files
 from yibao_credit.spark.records import Frame, load_frames
 from yibao_credit.sql.run import Progress, evaluate_on
+
+T = TypeVar("T")
 
 RESULT_COLUMNS = (
     "subject_id",
@@ -54,36 +57,44 @@ def _policy(pack: Policy | str | Path, as_of: dt.date) -> Policy:
     return pack if isinstance(pack, Policy) else load_policies(pack).for_as_of(as_of)
 
 
+class _Options(TypedDict, total=False):
+    history: HistoryRecords | None
+    procedures: ProcedureRecords | None
+    on: dt.date | None
+    evidence: bool
+    progress: Progress | None
+
+
+def _on_spark(
+    spark: SparkSession,
+    policy: Policy,
+    load: Callable[[SparkDatabase], tuple[SparkTables, T]],
+    as_of: dt.date,
+    options: _Options,
+) -> tuple[Run, T]:
+    """Load the records into a run's tables, evaluate them there, release the tables."""
+    db = SparkDatabase(spark)
+    try:
+        tables, loaded = load(db)
+        run = evaluate_on(db, policy.plan, tables, as_of, **options)
+    finally:
+        db.close()
+    return run, loaded
+
+
 def run_frames(
     spark: SparkSession,
     policy: Policy,
     subjects: Frame,
     events: Frame | None,
     as_of: dt.date,
-    *,
-    history: HistoryRecords | None = None,
-    procedures: ProcedureRecords | None = None,
-    on: dt.date | None = None,
-    evidence: bool = True,
-    progress: Progress | None = None,
+    **options: Unpack[_Options],
 ) -> Run:
-    """Evaluate DataFrames (or tables, by name) in the data contract's columns."""
-    db = SparkDatabase(spark)
-    try:
-        tables, unread = load_frames(db, policy.plan, subjects, events)
-        run = evaluate_on(
-            db,
-            policy.plan,
-            tables,
-            as_of,
-            history=history,
-            procedures=procedures,
-            on=on,
-            evidence=evidence,
-            progress=progress,
-        )
-    finally:
-        db.close()
+    """Evaluate DataFrames (or tables, by name) in the data contract's columns; ``options``
+    as for ``sql.run.evaluate_on`` (history, procedures, on, evidence, progress)."""
+    run, unread = _on_spark(
+        spark, policy, lambda db: load_frames(db, policy.plan, subjects, events), as_of, options
+    )
     run.warnings[:0] = unread
     return run
 
@@ -95,34 +106,21 @@ def run_files(
     events: str | Path | None,
     as_of: dt.date,
     *,
-    history: HistoryRecords | None = None,
-    procedures: ProcedureRecords | None = None,
-    on: dt.date | None = None,
-    evidence: bool = True,
-    progress: Progress | None = None,
     encoding: str = "utf-8",
+    **options: Unpack[_Options],
 ) -> tuple[Run, frozenset[str]]:
     """Evaluate records files (read and checked as the CLI reads them) on Spark; the run and
     the ids in the subjects file."""
-    db = SparkDatabase(spark)
-    try:
-        if progress:
-            progress("reading records")
-        tables, ids = load_files(db, policy.plan, subjects, events, encoding=encoding)
-        run = evaluate_on(
-            db,
-            policy.plan,
-            tables,
-            as_of,
-            history=history,
-            procedures=procedures,
-            on=on,
-            evidence=evidence,
-            progress=progress,
-        )
-    finally:
-        db.close()
-    return run, ids
+    progress = options.get("progress")
+    if progress:
+        progress("reading records")
+    return _on_spark(
+        spark,
+        policy,
+        lambda db: load_files(db, policy.plan, subjects, events, encoding=encoding),
+        as_of,
+        options,
+    )
 
 
 def results_frame(
