@@ -260,6 +260,8 @@ def test_spark_duplicate_id_and_orphan_event_are_one_error_listing_both(
         "subjects DataFrame",
         "events DataFrame",
     }
+    left = [t.name for t in spark.catalog.listTables() if t.name.startswith("_yc_")]
+    assert left == []  # the run's views are dropped after an error too
 
 
 def test_spark_unknown_kind_bad_date_and_column_type(spark: SparkSession) -> None:

@@ -83,6 +83,7 @@ class _Input:
         self.frame = frame
         self.raw = db.name(f"raw_{what}")
         frame.createOrReplaceTempView(self.raw)
+        db.made.append(f"raw_{what}")  # dropped with the run's tables, even after an error
         self.types = {f.name: f.dataType for f in frame.schema.fields}
 
 
@@ -293,7 +294,7 @@ def load_frames(
                 )
             )
     for src in (s_in, e_in):
-        db.spark.catalog.dropTempView(src.raw)
+        db.drop(f"raw_{src.what}")
     counts = db.rows("SELECT (SELECT count(*) FROM subjects), (SELECT count(*) FROM events)")
     files = {"subject": s_in.label}
     if given_events:
