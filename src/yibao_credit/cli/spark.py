@@ -109,7 +109,8 @@ def run_on_spark(
             args.as_of,
             **options,
         )
-        ids = frozenset(r[0] for r in spark.table(args.subjects_table).select("id").collect())
+        column = spark.table(args.subjects_table).select("id").toArrow().column(0)
+        ids = frozenset(column.to_pylist())  # through Arrow: no row objects
         return run, ids
     return run_files(
         spark,

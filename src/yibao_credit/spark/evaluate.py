@@ -204,9 +204,9 @@ def evaluate_run(
     events: Frame | None,
     pack: Policy | str | Path,
     as_of: dt.date,
-    **kwargs: object,
+    **options: Unpack[_Options],
 ) -> Run:
     """As ``evaluate``, but the ``Run`` itself (results and warnings), for rendering on the
     driver as the CLI does."""
     date_argument("as_of", as_of)
-    return run_frames(spark, _policy(pack, as_of), subjects, events, as_of, **kwargs)  # type: ignore[arg-type]
+    return run_frames(spark, _policy(pack, as_of), subjects, events, as_of, **options)

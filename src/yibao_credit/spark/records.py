@@ -85,13 +85,14 @@ class _Input:
         frame.createOrReplaceTempView(self.raw)
         db.made.append(f"raw_{what}")  # dropped with the run's tables, even after an error
         self.types = {f.name: f.dataType for f in frame.schema.fields}
+        self.columns = {n.lower(): n for n in self.types}
+        """Each column by its name in lower case: names are matched without regard to case."""
 
 
 def _column_problems(src: _Input, columns: Sequence[tuple[str, str]]) -> list[Problem]:
     problems = []
-    lower = {n.lower(): n for n in src.types}
     for name, kind in columns:
-        found = lower.get(name.lower())
+        found = src.columns.get(name.lower())
         if found is None:
             continue
         dtype = src.types[found]
@@ -110,7 +111,7 @@ def _column_problems(src: _Input, columns: Sequence[tuple[str, str]]) -> list[Pr
 def _typed(src: _Input, name: str, kind: str) -> tuple[str, str | None]:
     """The column's value as its contract type, and a condition that holds where a value is
     given but is not one of that type (None: cannot happen)."""
-    found = {n.lower(): n for n in src.types}.get(name.lower())
+    found = src.columns.get(name.lower())
     if found is None:
         return f"CAST(NULL AS {SPARK_TYPES[kind]})", None
     col = _q(found)
@@ -126,7 +127,6 @@ def _typed(src: _Input, name: str, kind: str) -> tuple[str, str | None]:
 
 
 def _checked(
-    db: SparkDatabase,
     src: _Input,
     columns: Sequence[tuple[str, str]],
     specs: Mapping[str, Sequence[tuple[str | None, AttributeSpec]]],
@@ -208,7 +208,6 @@ def load_frames(
     inputs = {"subject": s_in, "event": e_in}
     problems = _column_problems(s_in, subject_cols) + _column_problems(e_in, event_cols)
     for src, needed in ((s_in, ("id", "type")), (e_in, ("id", "subject_id", "kind", "date"))):
-        lower = {n.lower() for n in src.types}
         problems += [
             Problem(
                 f"record.{src.what}.missing-field",
@@ -216,7 +215,7 @@ def load_frames(
                 Location(src.label, None, None, name),
             )
             for name in needed
-            if name not in lower
+            if name not in src.columns
         ]
     if problems:
         raise RecordError(problems)
@@ -225,8 +224,8 @@ def load_frames(
     for kind in plan.event_kinds.values():
         for name, spec in kind.attributes.items():
             e_specs.setdefault(name, []).append((kind.name, spec))
-    s_select, s_checks = _checked(db, s_in, subject_cols, s_specs)
-    e_select, e_checks = _checked(db, e_in, event_cols, e_specs)
+    s_select, s_checks = _checked(s_in, subject_cols, s_specs)
+    e_select, e_checks = _checked(e_in, event_cols, e_specs)
     s_raw, e_raw = s_in.raw, e_in.raw
     s_checks += [
         f"SELECT id, 'record.subject.missing-field', 'id', 'a subject has no id' "
@@ -237,13 +236,13 @@ def load_frames(
         f"CAST(count(*) AS STRING), ' rows)') FROM {s_raw} WHERE id IS NOT NULL "
         f"GROUP BY id HAVING count(*) > 1",
     ]
-    if "beds" in {n.lower() for n in s_in.types}:
+    if "beds" in s_in.columns:
         s_checks.append(
             f"SELECT id, 'record.subject.attribute-type', 'beds', "
             f"concat('beds must be a whole number >= 0, got ', CAST(beds AS STRING)) "
             f"FROM {s_raw} WHERE beds < 0"
         )
-    if "chain_id" in {n.lower() for n in s_in.types}:
+    if "chain_id" in s_in.columns:
         s_checks += [
             f"SELECT s.id, 'record.subject.unknown-chain', 'chain_id', concat('chain_id ', "
             f"{_s(chr(39))}, s.chain_id, {_s(chr(39))}, ' names no subject') FROM {s_raw} s "
