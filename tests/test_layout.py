@@ -24,6 +24,7 @@ STAGES: tuple[tuple[str, ...], ...] = (
     ("compile",),  # expressions and per-concept compilers -> the plan
     ("engine",),  # the Python back-end: generated code, run, roll-ups, measures
     ("sql",),  # the columnar back-end: the plan as SQL, run in DuckDB
+    ("audit",),  # claims audit: audit packs, knowledge tables, rules as SQL, hits, events
     ("render",),  # trace, JSONL / CSV / table, text, summary
     ("policy",),  # the loaded pack: load -> compile -> evaluate, for callers
     ("spark",),  # the SQL program on Spark: DataFrames in, a DataFrame of results out

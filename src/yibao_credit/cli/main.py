@@ -28,6 +28,7 @@ from yibao_credit.cli.authoring import (
     coverage_usage,
     report_coverage,
 )
+from yibao_credit.cli.audit import register as register_audit
 from yibao_credit.cli.compare import register as register_compare
 from yibao_credit.cli.outlook import add_next_improvement, outlooks
 from yibao_credit.cli.output import Output, OutputError
@@ -717,6 +718,7 @@ def _evaluation_commands(subs: Subparsers[argparse.ArgumentParser]) -> None:
 
     register_analysis(subs, _evaluate_args, _run, _output)  # analyze, report
     register_compare(subs, _record_args)  # compare, sensitivity
+    register_audit(subs)  # claims audit
 
 
 def _pack_commands(subs: Subparsers[argparse.ArgumentParser]) -> None:

@@ -69,6 +69,10 @@ def _is_tests(path: Path) -> bool:
 
 
 def _versions_of(folder: Path) -> list[Path]:
+    """A folder's credit pack versions; a folder holding an audit pack (``audit.yaml``, read
+    by ``yibao-credit audit``) holds none."""
+    if (folder / "audit.yaml").is_file():
+        return []
     return sorted(f for f in folder.glob("*.yaml") if not _is_tests(f))
 
 
