@@ -27,6 +27,7 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 import yibao_credit as yc
+from yibao_credit.audit.schema import AuditPackModel
 from yibao_credit.cli.authoring import json_schema, skeleton
 from yibao_credit.cli.main import main
 from yibao_credit.pack.schema import PackModel
@@ -69,7 +70,12 @@ def errors(data: Any) -> list[str]:
 
 
 SHIPPED = sorted(p for p in POLICIES.rglob("*.yaml"))
-PACKS = [p for p in SHIPPED if not p.name.endswith(".tests.yaml") and p.name != "jiangsu_perf.yaml"]
+AUDIT_PACKS = [p for p in SHIPPED if p.name == "audit.yaml"]
+PACKS = [
+    p
+    for p in SHIPPED
+    if not p.name.endswith(".tests.yaml") and p.name != "jiangsu_perf.yaml" and p not in AUDIT_PACKS
+]
 
 
 def test_the_schema_is_a_valid_draft_2020_12_schema_with_an_id() -> None:
@@ -90,9 +96,19 @@ def test_every_shipped_pack_and_version_validates(path: Path) -> None:
     assert errors(load(path)) == []
 
 
+@pytest.mark.parametrize("path", AUDIT_PACKS, ids=lambda p: str(p.relative_to(POLICIES)))
+def test_every_shipped_audit_pack_fits_the_audit_schema(path: Path) -> None:
+    """An audit pack (``audit.yaml``, 湖政办函〔2019〕14号 四(三)) is not a credit pack: it fits
+    the audit pack's own schema, and the credit pack's schema refuses it."""
+    audit = jsonschema_rs.Draft202012Validator(AuditPackModel.model_json_schema(by_alias=True))
+    data = load(path)
+    assert [e.message for e in audit.iter_errors(data)] == []
+    assert errors(data) != []
+
+
 @pytest.mark.parametrize(
     "path",
-    [p for p in SHIPPED if p not in PACKS],
+    [p for p in SHIPPED if p not in PACKS and p not in AUDIT_PACKS],
     ids=lambda p: str(p.relative_to(POLICIES)),
 )
 def test_every_shipped_tests_file_and_the_manifest_validate(path: Path) -> None:

@@ -105,6 +105,20 @@ def _vocabulary() -> list[str]:
     return sorted(names)
 
 
+def audit_pack_file(name: str | Path) -> Path | None:
+    """The ``audit.yaml`` that ``name`` names — a folder holding one, the file itself, or a
+    bundled audit pack's id — or None when ``name`` is not an audit pack."""
+    path = Path(name)
+    if path.is_dir():
+        return path / PACK_FILE if (path / PACK_FILE).is_file() else None
+    if path.name == PACK_FILE:
+        return path
+    root = policies_dir()
+    if not path.exists() and root is not None and (root / str(name) / PACK_FILE).is_file():
+        return root / str(name) / PACK_FILE
+    return None
+
+
 def resolve_audit_pack(name: str | Path) -> Path:
     """A folder, its ``audit.yaml``, or the id of a bundled audit pack (``huzhou_audit``)."""
     path = Path(name)
@@ -150,6 +164,11 @@ def _typed(value: Any, spec: ParamSpec) -> tuple[Any, str | None]:
     if spec.min is not None and typed < spec.min:
         return None, f"must be at least {spec.min}, got {value}"
     return typed, None
+
+
+def _gloss(name: str, spec: ParamSpec) -> str:
+    """What a parameter means, after its name, unless the name says it already."""
+    return "" if spec.en == name else f" ({spec.en})"
 
 
 def _rule_problems(
@@ -215,8 +234,8 @@ def _rule_problems(
             problems.append(
                 Problem(
                     "audit.rule.parameter-missing",
-                    f"a {logic.name} rule needs the parameter {name!r} ({spec.en}), with its "
-                    "clause or provisional",
+                    f"a {logic.name} rule needs the parameter {name!r}"
+                    f"{_gloss(name, spec)}, with its clause or provisional",
                     doc.locate((*at, "parameters") if rule.parameters else at),
                 )
             )
@@ -226,7 +245,7 @@ def _rule_problems(
             problems.append(
                 Problem(
                     "audit.rule.parameter",
-                    f"{name} ({spec.en}) {why}",
+                    f"{name}{_gloss(name, spec)} {why}",
                     doc.locate((*at, "parameters", name, "value")),
                 )
             )

@@ -83,6 +83,8 @@ def _event(hit: Hit, kind: str, day: dt.date, **extra: Any) -> dict[str, Any]:
     }
     if not hit.period:  # a finding over the whole audit period (peer_outlier, stock_mismatch)
         del event["period"]
+    if not clause:  # text is never empty in the data contract: an absent field instead
+        del event["clause"]
     event.update(extra)
     return event
 
@@ -162,9 +164,8 @@ def set_aside(hits: list[Hit], subjects: Collection[str]) -> Problem | None:
     return Problem(
         "audit.event.not-a-subject",
         f"{len(out)} hit(s) about someone not in the subjects file are kept in the hits but "
-        f"not written as events (a credit evaluation over those subjects refuses them): "
+        "not written as events (a credit evaluation over those subjects refuses them): "
         + ", ".join(f"{h.id} ({h.subject_id})" for h in out),
-        Location(path="--as-events"),
     )
 
 

@@ -65,8 +65,11 @@ def _number(text: str | None) -> str:
 
 
 def _plain(text: str | None) -> str | None:
-    """A compared value as a hit shows it: a decimal without trailing zeros, a ratio as is."""
-    return None if text is None or "/" in text else _number(text)
+    """A compared value as a hit shows it: a decimal without trailing zeros; a ratio, a code
+    (``001101000010000``, whose leading zeros are part of it) or a word as is."""
+    if text is None or "/" in text or "." not in text:
+        return text
+    return _number(text)
 
 
 def _fraction(text: str) -> Fraction:

@@ -330,15 +330,15 @@ def _duplicate_medication(r: RuleSql) -> str:
     return f"""
 WITH dl AS (
   SELECT l.id AS line_id, l.claim_id, l.insured_id, l.date, l.days_supply, l.amount,
-    l.quantity, {ingredient} AS ingredient
-  FROM _a_lines l {join}
+    l.quantity, l.in_period, {ingredient} AS ingredient
+  FROM _a_lines_all l {join}
   WHERE {r.scope("l")} AND l.item_type = 'drug'
     AND (l.days_supply IS NOT NULL OR l.quantity < 0)
 ), d AS (
-  SELECT insured_id, claim_id, ingredient,
+  SELECT insured_id, claim_id, ingredient, in_period,
     MIN(CASE WHEN quantity > 0 THEN date END) AS first_day,
     MAX(CASE WHEN quantity > 0 THEN date + (days_supply - 1) END) AS last_day
-  FROM dl GROUP BY insured_id, claim_id, ingredient
+  FROM dl GROUP BY insured_id, claim_id, ingredient, in_period
   HAVING SUM(quantity) > 0
 ), o AS (
   SELECT b.claim_id, b.ingredient, b.first_day, b.last_day, a.claim_id AS earlier,
@@ -346,6 +346,7 @@ WITH dl AS (
   FROM d b JOIN d a ON a.insured_id = b.insured_id AND a.ingredient = b.ingredient
     AND (a.first_day < b.first_day OR (a.first_day = b.first_day AND a.claim_id < b.claim_id))
     AND a.last_day >= b.first_day
+  WHERE b.in_period
 ), f AS (
   SELECT claim_id, ingredient, first_day, last_day, earlier,
     MAX(overlap) OVER (PARTITION BY claim_id, ingredient) AS most
@@ -375,13 +376,14 @@ def _readmission(r: RuleSql) -> str:
     return f"""
 WITH s AS (
   SELECT c.id, c.institution_id, c.insured_id, c.practitioner_id, c.admitted_on,
-    c.fund_paid, LAG(c.id) OVER w AS prev_id, LAG(c.discharged_on) OVER w AS prev_out
-  FROM _a_claims c
+    c.fund_paid, c.in_period, LAG(c.id) OVER w AS prev_id,
+    LAG(c.discharged_on) OVER w AS prev_out
+  FROM _a_claims_all c
   WHERE {r.scope("c")} AND c.setting = 'inpatient'
   WINDOW w AS (PARTITION BY c.insured_id{same}{match} ORDER BY c.admitted_on, c.id)
 ), h AS (
   SELECT s.*, DATE_DIFF('day', prev_out, admitted_on) AS gap FROM s
-  WHERE prev_id IS NOT NULL
+  WHERE prev_id IS NOT NULL AND in_period
 )
 SELECT h.id AS hit_key, h.institution_id, h.insured_id, h.practitioner_id, e.claim_id,
   CAST(NULL AS VARCHAR) AS line_id, e.amount, h.prev_out AS period_start,
@@ -463,8 +465,12 @@ def _peer_outlier(r: RuleSql) -> str:
         outlier = f"o.x * o.other_n > {factor} * o.other_x * o.n AND o.other_n > 0"
         own, other = "o.x, o.n", "o.other_x, o.other_n"
         behind, amount = "c.total * h.other_n > h.other_x", "CAST(0 AS DECIMAL(18,2))"
-    else:  # n / cases > factor × other_n / other_cases
-        outlier = f"o.n * o.other_cases > {factor} * o.other_n * o.cases AND o.other_cases > 0"
+    else:  # n / cases > factor × other_n / other_cases; a case without a diagnosis is a
+        # case (of the denominator) but of no category: never a finding of its own
+        outlier = (
+            f"o.n * o.other_cases > {factor} * o.other_n * o.cases AND o.other_cases > 0 "
+            "AND o.unit <> ''"
+        )
         own, other = "o.n, o.cases", "o.other_n, o.other_cases"
         behind, amount = "TRUE", "c.fund_paid"
     return f"""

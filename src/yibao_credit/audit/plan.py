@@ -79,30 +79,34 @@ def _date(day: dt.date) -> str:
 
 def base_views(period_from: dt.date, period_to: dt.date) -> list[Step]:
     """The period's claims with what rules read of the insured person and the institution,
-    and their lines with the claim's fields."""
+    and their lines with the claim's fields; and the same over every claim settled up to the
+    period's end (``_all``, ``in_period`` marking the period's), for rules that look back
+    from a claim of the period: an earlier stay, an earlier prescription still running."""
     claims = f"""
 SELECT c.id, c.institution_id, c.insured_id, c.practitioner_id, c.setting, c.date,
   c.date AS claim_date, c.admitted_on, c.discharged_on, c.diagnosis, c.total, c.fund_paid,
   i.sex, i.birth_date, s.category AS inst_category, s.level AS inst_level,
-  s.region AS inst_region, v.rank AS inst_rank
+  s.region AS inst_region, v.rank AS inst_rank, c.date >= {_date(period_from)} AS in_period
 FROM claims c
 JOIN insured i ON i.id = c.insured_id
 LEFT JOIN _a_institutions s ON s.id = c.institution_id
 LEFT JOIN _a_levels v ON v.level = s.level
-WHERE c.date >= {_date(period_from)} AND c.date <= {_date(period_to)}"""
+WHERE c.date <= {_date(period_to)}"""
     lines = """
 SELECT l.id, l.claim_id, l.item_code, l.item_type, l.date, l.quantity, l.unit_price,
   l.amount, l.days_supply, c.institution_id, c.insured_id, c.practitioner_id, c.setting,
   c.claim_date, c.admitted_on, c.discharged_on, c.sex, c.birth_date, c.inst_category,
-  c.inst_level, c.inst_region, c.inst_rank
-FROM claim_lines l JOIN _a_claims c ON c.id = l.claim_id"""
+  c.inst_level, c.inst_region, c.inst_rank, c.in_period
+FROM claim_lines l JOIN _a_claims_all c ON c.id = l.claim_id"""
     stock = f"""
 SELECT s.institution_id, s.item_code, s.date, s.direction, s.quantity,
   {_date(period_from)} AS period_from, {_date(period_to)} AS period_to
 FROM stock s WHERE s.date <= {_date(period_to)}"""
     return [
-        Step("view", "_a_claims", claims),
-        Step("view", "_a_lines", lines),
+        Step("view", "_a_claims_all", claims),
+        Step("view", "_a_lines_all", lines),
+        Step("view", "_a_claims", "\nSELECT * FROM _a_claims_all WHERE in_period"),
+        Step("view", "_a_lines", "\nSELECT * FROM _a_lines_all WHERE in_period"),
         Step("view", "_a_stock", stock),
     ]
 

@@ -13,10 +13,10 @@ import sys
 from typing import Any
 
 from yibao_credit.audit.compile import AuditPack, load_audit_pack
-from yibao_credit.audit.events import events_jsonl, hits_to_events, read_reviews
+from yibao_credit.audit.events import events_jsonl, hits_to_events, read_reviews, set_aside
 from yibao_credit.audit.hits import hits_jsonl, hits_table, summary, summary_table
 from yibao_credit.audit.plan import program
-from yibao_credit.audit.run import AuditResult, audit_files, select_rules
+from yibao_credit.audit.run import AuditResult, audit_files, read_institutions, select_rules
 from yibao_credit.cli.output import Output
 from yibao_credit.records.readers import UTF8
 
@@ -76,7 +76,7 @@ def register(subs: Any) -> None:
         "--as-events",
         metavar="FILE",
         help="also write the hits as credit events (violation / audit_flag), for a "
-        "credit pack's --events",
+        "credit pack's --events; with --subjects, only those about its subjects",
     )
     au.add_argument(
         "--reviews",
@@ -131,6 +131,11 @@ def _audit(args: argparse.Namespace) -> int:
         return 0
     if args.reviews and not args.as_events:
         raise ValueError("--reviews applies to --as-events: name the events file too")
+    if args.as_events and not args.as_events.endswith(".jsonl"):
+        raise ValueError(
+            f"--as-events writes JSON Lines (claim_ids and line_ids are lists, which CSV cannot "
+            f"hold): name a .jsonl file, not {args.as_events!r}"
+        )
     inputs = [args.claims, args.lines, args.insured, args.subjects, args.stock, args.reviews]
     out = Output(args.output, inputs)
     events_out = Output(args.as_events, inputs) if args.as_events else None
@@ -154,9 +159,17 @@ def _audit(args: argparse.Namespace) -> int:
         reviews, lines = (
             read_reviews(args.reviews, encoding=args.encoding) if args.reviews else ([], {})
         )
-        events = hits_to_events(
-            result.hits, args.established or args.period_to, reviews, lines, args.reviews
+        subjects = (
+            {s["id"] for s in read_institutions(args.subjects, args.encoding)}
+            if args.subjects
+            else None
         )
+        events = hits_to_events(
+            result.hits, args.established or args.period_to, reviews, lines, args.reviews, subjects
+        )
+        aside = set_aside(result.hits, subjects) if subjects is not None else None
+        if aside is not None:
+            result.warnings.append(aside)
 
     for w in result.warnings:
         sys.stderr.write(f"warning: {w}\n")

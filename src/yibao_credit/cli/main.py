@@ -21,14 +21,15 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TextIO
 
+from yibao_credit.audit.compile import audit_pack_file, load_audit_pack
 from yibao_credit.cli.analyze import register as register_analysis
+from yibao_credit.cli.audit import register as register_audit
 from yibao_credit.cli.authoring import (
     add_authoring_commands,
     add_coverage_options,
     coverage_usage,
     report_coverage,
 )
-from yibao_credit.cli.audit import register as register_audit
 from yibao_credit.cli.compare import register as register_compare
 from yibao_credit.cli.outlook import add_next_improvement, outlooks
 from yibao_credit.cli.output import Output, OutputError
@@ -382,12 +383,18 @@ def cmd_monitoring(args: argparse.Namespace) -> int:
 MANIFEST = "\0manifest:"
 """Marks a manifest among validate's targets (no path starts with NUL)."""
 
+AUDIT = "\0audit:"
+"""Marks an audit pack among validate's targets."""
+
 
 def cmd_validate(args: argparse.Namespace) -> int:
 
     status = 0
     targets: list[str] = []
     for path in args.packs:
+        if audit_pack_file(path) is not None:  # an audit pack (claims audit), in its turn
+            targets.append(AUDIT + path)
+            continue
         try:
             where = resolve_pack(path)  # a bundled pack's id → its file or folder
         except YibaoError as exc:
@@ -411,6 +418,9 @@ def cmd_validate(args: argparse.Namespace) -> int:
         else:
             targets.append(path if where == Path(path) else str(where))
     for path in targets:  # in the order given
+        if path.startswith(AUDIT):
+            status = max(status, _validate_audit(path.removeprefix(AUDIT), args))
+            continue
         if path.startswith(MANIFEST):
             status = max(status, _validate_manifest(path.removeprefix(MANIFEST), args))
             continue
@@ -468,6 +478,26 @@ def _show_program(policy: Policy, args: argparse.Namespace, label: str) -> None:
         program = compile_run(policy.plan, resolve(policy.plan, day))
         print(f"-- {policy.id} {policy.version} as of {day.isoformat()} ({args.dialect})")
         print(program.sql(args.dialect, pretty=True), end="")
+
+
+def _validate_audit(shown: str, args: argparse.Namespace) -> int:
+    """``validate`` on an audit pack: its rules against their logic types and its knowledge
+    tables, reported on one line; with ``--provisional``, what no published text sets."""
+    try:
+        pack = load_audit_pack(shown)
+    except YibaoError as exc:
+        _report(exc.problems, sys.stderr)
+        return 1
+    provisional = pack.provisional()
+    print(
+        f"{shown}: ok — audit pack {pack.id} {pack.version}, {len(pack.rules)} rule(s), "
+        f"{len(pack.knowledge)} knowledge table(s), {len(provisional)} provisional value(s), "
+        f"sha256 {pack.sha256}"
+    )
+    if args.provisional:
+        for p in provisional:
+            print(f"  {p.file or shown}:{p.line}: {p.path}: provisional: {p.get(args.lang)}")
+    return 0
 
 
 def _validate_manifest(shown: str, args: argparse.Namespace) -> int:

@@ -3,6 +3,8 @@ start on a date field of the subject, and ``version_by`` must name a window with
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from yibao_credit.compile.context import CompileContext, is_period
 from yibao_credit.compile.expressions import suggest_name
 from yibao_credit.compile.plan import StepSpec
@@ -44,14 +46,14 @@ def check_windows(ctx: CompileContext) -> None:
 
 
 def window_steps(ctx: CompileContext, names: list[str]) -> dict[str, StepSpec]:
-    """The trace step of each window a ruleset reads."""
-    return {
-        w: ctx.step(
-            f"window.{w}",
-            "window",
-            ctx.model.windows[w].title,
-            ctx.model.windows[w],
-            ("windows", w),
-        )
-        for w in names
-    }
+    """The trace step of each window a ruleset reads. A length given by a parameter is read
+    by the step, so a provisional length counts among the result's provisional values."""
+    out = {}
+    for w in names:
+        window = ctx.model.windows[w]
+        spec = ctx.step(f"window.{w}", "window", window.title, window, ("windows", w))
+        length = window.length
+        if window.type == "rolling" and length is not None and not is_period(length):
+            spec = replace(spec, reads=(*spec.reads, length))
+        out[w] = spec
+    return out
