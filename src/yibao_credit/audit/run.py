@@ -195,7 +195,24 @@ def read_institutions(path: str | Path | None, encoding: str = UTF8) -> list[dic
     return [{name: s.attr(name) for name in INSTITUTION_COLUMNS} for s in records.subjects]
 
 
-def audit_files(
+@dataclass
+class AuditInputs:
+    """What an audit reads, checked and loaded into a DuckDB connection: the rules chosen,
+    the institutions and the claims tables."""
+
+    rules: tuple[CompiledRule, ...]
+    institutions: list[dict[str, Any]]
+    tables: ClaimTables
+
+    def finish(self, result: AuditResult) -> AuditResult:
+        """The result, with what was read."""
+        result.counts = {**self.tables.counts, "institutions": len(self.institutions)}
+        result.warnings[:0] = self.tables.warnings
+        return result
+
+
+def read_inputs(
+    con: duckdb.DuckDBPyConnection,
     pack: AuditPack,
     *,
     claims: str | Path,
@@ -207,9 +224,9 @@ def audit_files(
     stock: str | Path | None = None,
     rules: Collection[str] | None = None,
     encoding: str = UTF8,
-    con: duckdb.DuckDBPyConnection | None = None,
-) -> AuditResult:
-    """Audit the claims settled from ``period_from`` to ``period_to`` (both included)."""
+) -> AuditInputs:
+    """The period and the rules checked (before any file is read), then the files read and
+    checked into ``con`` — whichever database then runs the program."""
     if period_to < period_from:
         raise RecordError(
             Problem(
@@ -221,8 +238,7 @@ def audit_files(
     chosen = select_rules(pack, rules)
     check_needs(chosen, subjects is not None, stock is not None)
     institutions = read_institutions(subjects, encoding)
-    con = con if con is not None else duckdb.connect()
-    tables: ClaimTables = load_claims(
+    tables = load_claims(
         con,
         claims=claims,
         lines=lines,
@@ -231,10 +247,24 @@ def audit_files(
         subjects_ids={s["id"] for s in institutions} if subjects is not None else None,
         encoding=encoding,
     )
-    result = audit_on(DuckAudit(con), pack, chosen, institutions, period_from, period_to)
-    result.counts = {**tables.counts, "institutions": len(institutions)}
-    result.warnings[:0] = tables.warnings
-    return result
+    return AuditInputs(chosen, institutions, tables)
+
+
+def audit_files(
+    pack: AuditPack,
+    *,
+    period_from: dt.date,
+    period_to: dt.date,
+    con: duckdb.DuckDBPyConnection | None = None,
+    **files: Any,
+) -> AuditResult:
+    """Audit the claims settled from ``period_from`` to ``period_to`` (both included):
+    ``files`` are ``read_inputs``'s (``claims``, ``lines``, ``insured``, ``subjects``,
+    ``stock``, ``rules``, ``encoding``)."""
+    con = con if con is not None else duckdb.connect()
+    got = read_inputs(con, pack, period_from=period_from, period_to=period_to, **files)
+    db = DuckAudit(con)
+    return got.finish(audit_on(db, pack, got.rules, got.institutions, period_from, period_to))
 
 
 def audit_on(

@@ -11,8 +11,7 @@ run's own (``spark.database``'s prefix) and are dropped when the run ends.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Collection, Sequence
-from pathlib import Path
+from collections.abc import Sequence
 from typing import Any
 
 import pyarrow as pa
@@ -21,16 +20,8 @@ from pyspark.sql import SparkSession
 from sqlglot import exp
 
 from yibao_credit.audit.compile import AuditPack
-from yibao_credit.audit.run import (
-    AuditResult,
-    audit_on,
-    check_needs,
-    read_institutions,
-    select_rules,
-)
-from yibao_credit.records.readers import UTF8
+from yibao_credit.audit.run import AuditResult, audit_on, read_inputs
 from yibao_credit.spark.database import ARROW_TYPES, SparkDatabase
-from yibao_credit.sql.claims import load_claims
 from yibao_credit.sql.database import Columns
 from yibao_credit.sql.dialect import for_spark
 from yibao_credit.sql.session import connect
@@ -77,39 +68,22 @@ def audit_files_on_spark(
     spark: SparkSession,
     pack: AuditPack,
     *,
-    claims: str | Path,
-    lines: str | Path,
-    insured: str | Path,
     period_from: dt.date,
     period_to: dt.date,
-    subjects: str | Path | None = None,
-    stock: str | Path | None = None,
-    rules: Collection[str] | None = None,
-    encoding: str = UTF8,
+    **files: Any,
 ) -> AuditResult:
-    """``audit.run.audit_files``, with the program run by Spark."""
-    chosen = select_rules(pack, rules)
-    check_needs(chosen, subjects is not None, stock is not None)
-    institutions = read_institutions(subjects, encoding)
+    """``audit.run.audit_files``, with the program run by Spark: the files are read and
+    checked by DuckDB (the same located errors), then handed over through Arrow."""
     db = SparkDatabase(spark)
     try:
         with connect() as con:
-            tables = load_claims(
-                con,
-                claims=claims,
-                lines=lines,
-                insured=insured,
-                stock=stock,
-                subjects_ids={s["id"] for s in institutions} if subjects is not None else None,
-                encoding=encoding,
-            )
+            got = read_inputs(con, pack, period_from=period_from, period_to=period_to, **files)
             con.execute("SELECT 1").fetchall()  # the loader's last result, finished
             for table in CLAIM_TABLES:
                 arrow = con.sql(f"SELECT * FROM {table}").to_arrow_table()
                 db.register(table, spark.createDataFrame(arrow))
-        result = audit_on(SparkAudit(db), pack, chosen, institutions, period_from, period_to)
+        audit = SparkAudit(db)
+        result = audit_on(audit, pack, got.rules, got.institutions, period_from, period_to)
     finally:
         db.close()
-    result.counts = {**tables.counts, "institutions": len(institutions)}
-    result.warnings[:0] = tables.warnings
-    return result
+    return got.finish(result)
