@@ -12,7 +12,7 @@ import csv
 import datetime as dt
 import json
 import random
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -25,6 +25,7 @@ from hypothesis import strategies as st
 from yibao_credit.errors import RecordError
 from yibao_credit.records.claims import CLAIMS, INSURED, LINES, STOCK, ClaimLine, read_claim_file
 from yibao_credit.sql import claims as sql_claims
+from yibao_credit.sql import tables as sql_tables
 from yibao_credit.sql.claims import ClaimTables, load_claims
 from yibao_credit.sql.tables import _Fallback
 
@@ -663,6 +664,87 @@ def test_200k_lines_read_on_the_duckdb_path(tmp_path: Path) -> None:
     con, tables = load(files)
     assert tables.fast and tables.counts["claim_lines"] == 200_000
     assert con.execute("SELECT sum(amount) FROM claim_lines").fetchone() == (Decimal("60000.00"),)
+
+
+# -- the guards read a file a chunk at a time ------------------------------------------------
+
+# Chunk sizes that cut each pattern below at every point, and a run of white space longer
+# than a chunk and than the window the guards look at first (64 bytes).
+CHUNKS = (1, 2, 3, 5, 8, 13, 64, 65, 100)
+SPACES = " \t" * 60
+
+
+def edited(folder: Path, name: str, index: int, edit: Callable[[str], str]) -> dict[str, Path]:
+    """The example set in ``folder`` with line ``index`` of file ``name`` rewritten as text."""
+    files = write_set(folder)
+    path = files[next(k for k, v in FILES.items() if v == name)]
+    text = path.read_text(encoding="utf-8").splitlines(keepends=True)
+    text[index] = edit(text[index])
+    path.write_text("".join(text), encoding="utf-8")
+    return files
+
+
+@pytest.mark.parametrize("size", CHUNKS)
+def test_trailing_comma_across_chunks_still_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, size: int
+) -> None:
+    """DuckDB takes ``{"a": 1,  }``, the Python reader does not: the guard finds the comma
+    and the brace however far apart the chunks put them."""
+    monkeypatch.setattr(sql_tables, "_CHUNK", size)
+    files = edited(tmp_path, "insured", 1, lambda line: line[:-2] + "," + SPACES + "}\n")
+    code, name, line, _, message = problem(files)
+    assert (code, name, line) == ("record.insured.json", "insured.jsonl", "2")
+    assert message.startswith("not a JSON object: Expecting property name")
+
+
+@pytest.mark.parametrize("word", ["NaN", "-Infinity"])
+@pytest.mark.parametrize("size", CHUNKS)
+def test_nan_across_chunks_still_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, size: int, word: str
+) -> None:
+    """DuckDB reads NaN and Infinity as numbers (here in a field beyond the contract's, kept
+    as an attribute), the Python reader refuses them: found wherever a chunk ends."""
+    monkeypatch.setattr(sql_tables, "_CHUNK", size)
+    files = edited(tmp_path, "claims", 1, lambda line: line[:-2] + f', "score": {word}}}\n')
+    code, name, line, _, message = problem(files)
+    assert (code, name, line) == ("record.claim.json", "claims.jsonl", "2")
+    assert word.lstrip("-") in message
+
+
+@pytest.mark.parametrize("size", CHUNKS)
+def test_lone_cr_across_chunks_read_by_python_crlf_by_duckdb(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, size: int
+) -> None:
+    """A CR alone (the Python reader breaks the line there, DuckDB does not) sends the file to
+    the Python reader; a CR LF cut between two chunks is one line break, read by DuckDB."""
+    monkeypatch.setattr(sql_tables, "_CHUNK", size)
+    files = edited(tmp_path, "insured", 1, lambda line: line[:-1] + "\r" + SPACES + "\n")
+    _, tables = load(files)
+    assert tables.python_read == ("insured",)
+    files = write_set(tmp_path)
+    for path in files.values():
+        path.write_bytes(path.read_bytes().replace(b"\n", b"\r\n"))
+    con, tables = load(files)
+    assert tables.fast and tables.counts["claim_lines"] == 13
+    assert con.execute("SELECT _line FROM claim_lines WHERE id = 'L0013'").fetchone() == (13,)
+
+
+@pytest.mark.parametrize("size", CHUNKS)
+def test_csv_space_before_quote_across_chunks_read_by_python(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, size: int
+) -> None:
+    """White space then a quote opening a cell: Python's ``csv`` keeps the quote as text,
+    DuckDB would read a quoted cell; found across chunks after a long run of white space."""
+    monkeypatch.setattr(sql_tables, "_CHUNK", size)
+    files = write_csv_set(tmp_path)
+    path = files["insured"]
+    text = path.read_text(encoding="utf-8").splitlines(keepends=True)
+    text[2] = text[2].replace(",330503", "," + SPACES + '"330503"')
+    path.write_text("".join(text), encoding="utf-8")
+    con, tables = load(files)
+    assert tables.python_read == ("insured",)
+    got = con.execute("SELECT region FROM insured WHERE id = 'P0002'").fetchone()
+    assert got == ('"330503"',)
 
 
 def test_kinds_cover_the_contract() -> None:

@@ -1668,6 +1668,46 @@ def test_records_from_python_with_text_duckdb_cannot_hold() -> None:
     assert info.value.problems[0].code == "eval.sql-unsupported"
 
 
+_PIECES = [
+    b" ", b"\t", b"\n", b"\r", b"\r\n", b"\x0b", b"\x0c", b"\x00", b"\x01", b",", b":", b"{",
+    b"}", b"[", b"]", b'"', b"a", b"N", b"Na", b"NaN", b"Inf", b"inity", b"Infinity",
+    b"\xef\xbb\xbf", b"\xc2\xa0", b" " * 70, b"\n" * 70, b'x,y\n',
+]  # fmt: skip
+
+
+def _decisions(scan: tables._Scan) -> tuple[Any, ...]:
+    """What the stagers act on: counts only matter of a file the guards let through."""
+    if scan.blank or scan.refused:
+        return (scan.blank, scan.refused)
+    return (scan.lines, scan.braces, scan.colons, scan.head, scan.spaced)
+
+
+@settings(
+    max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    pieces=st.one_of(
+        st.lists(st.sampled_from(_PIECES), max_size=60),
+        st.lists(st.sampled_from([b" ", b"\n", b",", b"}", b"]", b"{", b":", b"a", b" " * 70])),
+        st.lists(st.sampled_from([b" ", b"\t", b",", b'"', b"a", b"\n", b" " * 70])),
+    ),
+    size=st.integers(min_value=1, max_value=80),
+)
+def test_guards_read_in_chunks_find_what_one_read_finds(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, pieces: list[bytes], size: int
+) -> None:
+    """The guards read a file a chunk at a time (``_CHUNK``), never whole: a pattern cut by a
+    chunk's end (a trailing comma after a long run of white space, NaN, a CR LF, white space
+    before a quote) is found as in one read of the whole file."""
+    path = tmp_path / "f.txt"
+    path.write_bytes(b"".join(pieces))
+    whole = (_decisions(tables._scan_jsonl(path)), _decisions(tables._scan_csv(path)))
+    with monkeypatch.context() as patched:
+        patched.setattr(tables, "_CHUNK", size)
+        chunked = (_decisions(tables._scan_jsonl(path)), _decisions(tables._scan_csv(path)))
+    assert chunked == whole
+
+
 def test_the_white_space_trimmed_from_csv_cells_is_pythons() -> None:
     assert "".join(c for c in map(chr, range(0x110000)) if c.isspace()) == tables._WHITESPACE
 

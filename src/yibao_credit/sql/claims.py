@@ -1,14 +1,16 @@
 """Claims records as DuckDB tables ``insured``, ``claims``, ``claim_lines`` and ``stock``, read
 and checked by DuckDB itself: the audit of a million claims must not read them row by row.
 
-Each file is staged by DuckDB's own readers (``read_json`` / ``read_csv`` with every column
+Each file is read by DuckDB's own readers (``read_json`` / ``read_csv`` with every column
 read as text, as ``sql.tables`` stages subjects and events: the same guards against anything
-Python's readers would read differently), then every check of the contract
-(``records.claims``) runs as SQL over the whole file: one pass builds the typed table and a
-flag per row; only when a row is flagged does a second query list the problems, located by
-file, line and field, with the messages of the Python reference reader. When DuckDB cannot
-vouch for a file (a blank line, a JSON key given twice, a CSV cell over several lines, text in
-another encoding that does not decode…) that file alone is read by the Python reference reader
+Python's readers would read differently, which scan the file a chunk at a time, a JSON Lines
+file's in a thread while DuckDB reads it), and every check of the contract
+(``records.claims``) runs as SQL over the whole file: one pass from the file builds the typed
+table and a flag per row, with no table of text cells kept; only when a row is flagged is the
+file staged as text and a second query lists the problems, located by file, line and field,
+with the messages of the Python reference reader. When DuckDB cannot vouch for a file (a
+blank line, a JSON key given twice, a CSV cell over several lines, text in another encoding
+that does not decode…) that file alone is read by the Python reference reader
 (``records.claims.read_claim_file``), which names the problem or hands over checked records;
 ``ClaimTables.python_read`` says which files took that way.
 
@@ -68,6 +70,7 @@ from yibao_credit.records.claims import (
 from yibao_credit.records.contract import MAX_PROBLEMS
 from yibao_credit.records.readers import text_encoding
 from yibao_credit.sql.tables import (
+    _Background,
     _count,
     _drop,
     _duckdb_path,
@@ -75,6 +78,11 @@ from yibao_credit.sql.tables import (
     _ident,
     _insertion_order,
     _literal,
+    _open_csv,
+    _open_jsonl,
+    _Reader,
+    _scan_jsonl,
+    _settle,
     _Source,
     _stage_csv,
     _stage_jsonl,
@@ -141,22 +149,64 @@ class _Check:
     message: str
 
 
+_NO_ATTRIBUTES = "CAST(NULL AS VARCHAR)"
+
+
 @dataclass(frozen=True)
 class _Staged:
-    """A file staged as text cells, with how to read each record's other fields."""
+    """A file staged as text cells, with how to read each record's other fields.
+
+    ``reader`` is set when ``src`` reads the file itself rather than a staged table: ``_fill``
+    then builds the typed table in that one pass (no table of text cells is kept), and stages
+    the file as a table only when a row is flagged, to list the problems."""
 
     src: _Source
-    attributes: str = "CAST(NULL AS VARCHAR)"
+    attributes: str = _NO_ATTRIBUTES
     join: str = ""
+    reader: _Reader | None = None
+    path: Path | None = None
+    columns: tuple[str, ...] = ()
 
 
 class _Fields:
-    """The SQL of one kind's fields over a staged source: values, shapes and checks."""
+    """The SQL of one kind's fields over a staged source: values, shapes and checks.
+
+    Each field's shape (``ok``) and typed value are worked out once per row, as columns
+    ``_yc_ok<i>`` and ``_yc_v<i>`` of the layered source (``layered``), which every check
+    and message then reads: written out in each check instead, the regular expressions and
+    casts of a field ran once per check that names it."""
 
     def __init__(self, kind: ClaimKind, src: _Source) -> None:
         self.kind = kind
         self.src = src
         self.specs = {f.name: f for f in kind.fields}
+        self.index = {f.name: i for i, f in enumerate(kind.fields)}
+
+    def layered(self, staged: _Staged) -> str:
+        """The staged rows with their cells, ``_line`` (but from a file read directly),
+        ``_yc_wide``, ``_yc_attributes`` (the other fields as JSON) and each date cell cast
+        (``_yc_d<i>``), then each field's shape, then each typed value."""
+        cells = "".join(f"{_ident(n)}, " for n in self.kind.names if n in self.src.cells)
+        for i, spec in enumerate(self.kind.fields):
+            if spec.type == "date":
+                c = self.src.cell(spec.name)
+                # the 10 characters inside the quotes (when they are all there is: checked)
+                day = f"substr({c}, 2, 10)" if self.src.json else c
+                cells += f"TRY_CAST({day} AS DATE) AS _yc_d{i}, "
+        if staged.reader is None:
+            cells += "_line, "
+        base = (
+            f"SELECT {cells}_yc_wide, CAST({staged.attributes} AS JSON) AS _yc_attributes "
+            f"FROM {self.src.query} AS _yc_s{staged.join}"
+        )
+        shapes = ", ".join(
+            f"coalesce({self._ok(spec)}, FALSE) AS _yc_ok{i}"
+            for i, spec in enumerate(self.kind.fields)
+        )
+        values = ", ".join(
+            f"{self._value(spec.name)} AS _yc_v{i}" for i, spec in enumerate(self.kind.fields)
+        )
+        return f"(SELECT *, {values} FROM (SELECT *, {shapes} FROM ({base})))"
 
     def got(self, name: str) -> str:
         """The value as the message shows it: as JSON writes it."""
@@ -165,43 +215,84 @@ class _Fields:
 
     def ok(self, spec: FieldSpec) -> str:
         """Whether a present cell holds a value of the field's type (never NULL)."""
-        return f"coalesce({self._ok(spec)}, FALSE)"
+        return f"_yc_ok{self.index[spec.name]}"
+
+    def sound(self) -> str:
+        """Whether no field check holds (never NULL): each field is of its type, or absent
+        and not required; what ``_any(field_checks())`` says, from the shapes alone."""
+        return " AND ".join(
+            f"_yc_ok{i}" if spec.required else f"(_yc_ok{i} OR {self.src.cell(spec.name)} IS NULL)"
+            for i, spec in enumerate(self.kind.fields)
+        )
+
+    def string(self, name: str) -> str:
+        """The cell as text (a JSON string's value: without escapes, the text inside the
+        quotes, which then holds no quote)."""
+        c = self.src.cell(name)
+        if not self.src.json:
+            return c
+        return (
+            f"(CASE WHEN contains({c}, '\\') THEN json_extract_string({c}, '$') "
+            f"ELSE substr({c}, 2, length({c}) - 2) END)"
+        )
 
     def _ok(self, spec: FieldSpec) -> str:
         c, src = self.src.cell(spec.name), self.src
+        if spec.type == "enum" and src.json:  # without escapes, the JSON text is the choice's
+            choices = ", ".join(_literal(x) for x in spec.choices)
+            quoted = ", ".join(_literal(json.dumps(x, ensure_ascii=False)) for x in spec.choices)
+            escaped = (
+                f"left({c}, 1) = '\"' AND {c} <> '\"\"' "
+                f"AND json_extract_string({c}, '$') IN ({choices})"
+            )
+            return f"(CASE WHEN contains({c}, '\\') THEN {escaped} ELSE {c} IN ({quoted}) END)"
         if spec.type in ("text", "enum"):
             good = f"{c} <> '\"\"'" if src.json else "TRUE"
             if src.json:
                 good = f"left({c}, 1) = '\"' AND {good}"
             if spec.type == "enum":
                 choices = ", ".join(_literal(x) for x in spec.choices)
-                good = f"{good} AND {src.string(spec.name)} IN ({choices})"
+                good = f"{good} AND {self.string(spec.name)} IN ({choices})"
             return f"({good})"
         if spec.type == "date":
-            return f"({src.typed(spec.name, 'date')})"
-        if spec.type == "money":
+            # a calendar day written back as given: YYYY-MM-DD, no year 0 (1 BC to DuckDB)
+            day = f"_yc_d{self.index[spec.name]}"
             if src.json:
                 return (
-                    f"({_match(c, chr(34) + MONEY_TEXT + chr(34))} OR {_match(c, MONEY_INTEGER)})"
+                    f"(strlen({c}) = 12 AND strftime({day}, '\"%Y-%m-%d\"') = {c} "
+                    f"AND NOT starts_with({c}, '\"0000'))"
                 )
+            return (
+                f"(strlen({c}) = 10 AND strftime({day}, '%Y-%m-%d') = {c} "
+                f"AND NOT starts_with({c}, '0000'))"
+            )
+        if spec.type == "money":
+            if src.json:  # one expression for both forms: a decimal string, or an integer
+                return _match(c, f'(?:"{MONEY_TEXT}"|{MONEY_INTEGER})')
             return _match(c, MONEY_TEXT)
         if spec.type == "quantity":
             if src.json:
-                quoted = _match(c, chr(34) + QUANTITY_TEXT + chr(34))
-                return f"({_match(c, QUANTITY_TEXT)} OR {quoted})"
+                return _match(c, f'(?:{QUANTITY_TEXT}|"{QUANTITY_TEXT}")')
             return _match(c, QUANTITY_TEXT)
         return _match(c, DAYS_TEXT)
 
     def value(self, name: str) -> str:
         """The typed value, NULL when absent or not of its type."""
+        return f"_yc_v{self.index[name]}"
+
+    def _value(self, name: str) -> str:
         spec = self.specs[name]
         c, src = self.src.cell(name), self.src
         if spec.type in ("text", "enum"):
-            raw = src.string(name)
+            raw = self.string(name)
         elif spec.type == "date":
-            raw = src.value(name, "date")
+            raw = f"_yc_d{self.index[name]}"
         elif spec.type in ("money", "quantity"):
-            text = f"trim({c}, '\"')" if src.json else c
+            # of its shape, a decimal string or a JSON number: the text inside the quotes
+            text = c
+            if src.json:
+                inside = f"substr({c}, 2, length({c}) - 2)"
+                text = f"CASE WHEN left({c}, 1) = '\"' THEN {inside} ELSE {c} END"
             raw = f"TRY_CAST({text} AS {spec.sql_type})"
         else:
             raw = f"TRY_CAST({c} AS INTEGER)"
@@ -424,29 +515,53 @@ def _header(path: Path) -> list[str]:
 
 
 def _stage(con: duckdb.DuckDBPyConnection, kind: ClaimKind, path: Path) -> _Staged:
-    """A UTF-8 file staged by DuckDB, or ``_Fallback`` at the first doubt."""
+    """A UTF-8 file opened by DuckDB, or ``_Fallback`` at the first doubt: read directly by
+    ``_fill`` unless it is a JSON Lines file with keys beyond the contract's in its first
+    lines (their values are then read apart, from a staged table)."""
     suffix = path.suffix.lower()
     if suffix == ".csv":
         extras = [h for h in _header(path) if h and h not in kind.names]
-        src = _stage_csv(con, path, kind.what, [*kind.names, *extras])
-        pairs = ", ".join(f"{_literal(h)}, {_ident(h)}" for h in extras if h in src.cells)
-        if not pairs:
-            return _Staged(src)
-        attributes = f"nullif(json_merge_patch('{{}}', json_object({pairs})), '{{}}')"
-        return _Staged(src, f"CAST({attributes} AS VARCHAR)")
-    if suffix != ".jsonl":
+        columns = (*kind.names, *extras)
+        reader = _open_csv(con, path, kind.what, columns)
+        pairs = ", ".join(f"{_literal(h)}, {_ident(h)}" for h in extras if h in reader.cells)
+        attributes = _NO_ATTRIBUTES
+        if pairs:
+            merged = f"nullif(json_merge_patch('{{}}', json_object({pairs})), '{{}}')"
+            attributes = f"CAST({merged} AS VARCHAR)"
+    elif suffix == ".jsonl":  # its guards scan it while DuckDB reads it (``_fill_direct``)
+        columns = kind.names
+        reader = _open_jsonl(con, path, kind.what, columns, guards=False)
+        attributes = _NO_ATTRIBUTES
+        if reader.extras:
+            return _stage_table(con, kind, path, reader, columns, attributes)
+    else:
         raise _Fallback  # the Python reader names the file type
-    src = _stage_jsonl(con, path, kind.what, kind.names)
+    if not reader.rows:
+        return _Staged(_Source("", reader.json, reader.cells, 0))
+    # rows: as the guards count them, -1 until a pending reader's are in
+    src = _Source(f"({reader.select})", reader.json, reader.cells, reader.rows, reader.kind)
+    return _Staged(src, attributes, reader=reader, path=path, columns=columns)
+
+
+def _stage_table(
+    con: duckdb.DuckDBPyConnection,
+    kind: ClaimKind,
+    path: Path,
+    reader: _Reader,
+    columns: Sequence[str],
+    attributes: str,
+) -> _Staged:
+    """The file opened as ``reader`` staged as a table of text cells: a row's problems are
+    listed from it, and a JSON Lines file's other keys read (one more pass over the file,
+    for files whose keys are not all the contract's)."""
+    if not reader.json:
+        return _Staged(_stage_csv(con, path, kind.what, columns, reader), attributes)
+    src = _stage_jsonl(con, path, kind.what, columns, reader)
     if not src.rows:
         return _Staged(src)
     counted = " + ".join(f"count({_ident(n)})" for n in kind.names)
     values = _count(con, f"SELECT {counted} FROM {_raw(kind)}")
-    try:
-        with path.open("rb") as handle:
-            colons = sum(chunk.count(b":") for chunk in iter(lambda: handle.read(1 << 24), b""))
-    except OSError:
-        raise _Fallback from None
-    if colons == values:  # no key beyond the contract's (each key is one ':' outside texts)
+    if src.colons == values:  # no key beyond the contract's (each key is one ':' outside texts)
         return _Staged(src)
     nulls = json.dumps({n: None for n in kind.names})
     con.execute(
@@ -507,14 +622,21 @@ def _fill(
     if not src.rows:
         _create_empty(con, kind)
         return []
+    if staged.reader is not None and staged.path is not None:
+        reader = _fill_direct(con, kind, staged, staged.reader, staged.path)
+        if reader is None:
+            return []
+        # a row is flagged, or the file has keys beyond the contract's: staged to be read again
+        staged = _stage_table(con, kind, staged.path, reader, staged.columns, staged.attributes)
+        src = staged.src
     fields = _Fields(kind, src)
     field_checks, row_checks = fields.field_checks(), fields.row_checks()
     values = ", ".join(f"{fields.value(f.name)} AS {_ident(f.name)}" for f in kind.fields)
-    source = f"{src.query} AS _yc_s{staged.join}"
+    source = f"{fields.layered(staged)} AS _yc_l"
     con.execute(
         f"CREATE OR REPLACE TEMP TABLE {kind.table} AS SELECT {values}, "
-        f"CAST({staged.attributes} AS JSON) AS {ATTRIBUTES}, _line, _yc_wide AS _wide, "
-        f"{_any(field_checks)} OR {_any(row_checks)} AS _bad FROM {source}"
+        f"_yc_attributes AS {ATTRIBUTES}, _line, _yc_wide AS _wide, "
+        f"NOT ({fields.sound()}) OR {_any(row_checks)} AS _bad FROM {source}"
     )
     if _count(con, f"SELECT count(*) FROM {kind.table} WHERE _wide"):
         raise _Fallback  # more cells than the header names, or a cell too long: Python says
@@ -538,6 +660,52 @@ def _fill(
     con.execute(f"ALTER TABLE {kind.table} DROP COLUMN _bad")
     con.execute(f"ALTER TABLE {kind.table} DROP COLUMN _wide")
     return problems
+
+
+def _fill_direct(
+    con: duckdb.DuckDBPyConnection,
+    kind: ClaimKind,
+    staged: _Staged,
+    reader: _Reader,
+    path: Path,
+) -> _Reader | None:
+    """The typed table in one pass over the file, when every row is sound and (JSON Lines)
+    every key is the contract's: None then; else no table, and the reader with what its
+    guards found. ``_line`` is the row's position (DuckDB keeps the file's order), written
+    once the rows are in. A pending reader's guards scan the file meanwhile, in a thread."""
+    fields = _Fields(kind, staged.src)
+    values = ", ".join(f"{fields.value(f.name)} AS {_ident(f.name)}" for f in kind.fields)
+    build = (
+        f"CREATE OR REPLACE TEMP TABLE {kind.table} AS SELECT {values}, "
+        f"_yc_attributes AS {ATTRIBUTES}, _yc_wide AS _wide, "
+        f"NOT ({fields.sound()}) OR {_any(fields.row_checks())} AS _bad "
+        f"FROM {fields.layered(staged)} AS _yc_l"
+    )
+    if reader.pending:
+        with _Background(_scan_jsonl, path) as scan:
+            con.execute(build)
+            reader = _settle(reader, scan.result())
+    else:
+        con.execute(build)
+    present = " + ".join(f"count({_ident(f.name)})" for f in kind.fields)
+    row = con.execute(
+        f"SELECT count(*), count_if(_wide), count_if(_bad), {present} FROM {kind.table}"
+    ).fetchone()
+    rows, wide, bad, keys = row if row else (0, 0, 0, 0)
+    if rows != reader.rows:  # a blank line skipped, or a quoted cell over several lines
+        raise _Fallback
+    if wide:
+        raise _Fallback  # more cells than the header names, or a cell too long: Python says
+    # a sound row's value is read for each cell present: as many as the ':' (the keys), unless
+    # the file has other keys, null values, or ':' in texts
+    if bad or (reader.json and keys != reader.colons):
+        _drop(con, kind.table)
+        return reader
+    con.execute(f"ALTER TABLE {kind.table} ADD COLUMN _line INTEGER")
+    con.execute(f"UPDATE {kind.table} SET _line = CAST(rowid + {reader.first} AS INTEGER)")
+    con.execute(f"ALTER TABLE {kind.table} DROP COLUMN _bad")
+    con.execute(f"ALTER TABLE {kind.table} DROP COLUMN _wide")
+    return None
 
 
 # -- checks between records -----------------------------------------------------------------
@@ -601,6 +769,10 @@ def _between(
     )
     found: list[tuple[int, int, int, Problem]] = []
     for n, (kind, check, sql) in enumerate(queries):
+        # no id given twice (as usual): one count, without each id's first line to keep
+        distinct = f"SELECT count(*) - count(DISTINCT id) FROM {kind.table}"
+        if check == "duplicate-id" and not _count(con, distinct):
+            continue
         rank = CLAIM_KINDS.index(kind)
         for line, path, message in con.execute(f"{sql} ORDER BY 1 LIMIT {MAX_PROBLEMS}").fetchall():
             where = Location(files.get(kind.what), line, None, path)
