@@ -463,15 +463,17 @@ def _chunks(
     """The file's bytes, ``_CHUNK`` at a time (after a UTF-8 byte-order mark when ``bom``),
     in one buffer read into again (so a chunk is valid until the next is asked for);
     ``_Fallback`` when the file cannot be read, or once ``stop`` is set."""
-    buffer = bytearray(_CHUNK)
     try:
         with path.open("rb") as handle:
+            # no bigger than the file: a buffer is zeroed when made (20 ms for 32 MiB), and
+            # most files a test or a small run stages are a few kilobytes
+            buffer = bytearray(max(1, min(_CHUNK, os.fstat(handle.fileno()).st_size)))
             if not bom or handle.read(3) != b"\xef\xbb\xbf":
                 handle.seek(0)
             while size := handle.readinto(buffer):
                 if stop is not None and stop.is_set():
                     raise _Fallback
-                yield buffer if size == _CHUNK else buffer[:size]
+                yield buffer if size == len(buffer) else buffer[:size]
     except OSError:
         raise _Fallback from None
 
