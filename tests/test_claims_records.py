@@ -603,7 +603,7 @@ def test_shuffled_lines_give_the_same_tables(
 
 
 @settings(
-    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(
     st.integers(-(10**6), 10**6),
