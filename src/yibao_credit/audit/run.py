@@ -76,6 +76,8 @@ class AuditResult:
     warnings: list[Problem] = field(default_factory=list)
     audited: dict[str, int] = field(default_factory=dict)
     """Claims and lines of the period (settled from ``period_from`` to ``period_to``)."""
+    subject_ids: frozenset[str] | None = None
+    """The ids of the subjects file, when one was given (whom events may name)."""
 
 
 def select_rules(pack: AuditPack, only: Collection[str] | None) -> tuple[CompiledRule, ...]:
@@ -203,11 +205,14 @@ class AuditInputs:
     rules: tuple[CompiledRule, ...]
     institutions: list[dict[str, Any]]
     tables: ClaimTables
+    given_subjects: bool = False
 
     def finish(self, result: AuditResult) -> AuditResult:
         """The result, with what was read."""
         result.counts = {**self.tables.counts, "institutions": len(self.institutions)}
         result.warnings[:0] = self.tables.warnings
+        if self.given_subjects:
+            result.subject_ids = frozenset(s["id"] for s in self.institutions)
         return result
 
 
@@ -247,7 +252,7 @@ def read_inputs(
         subjects_ids={s["id"] for s in institutions} if subjects is not None else None,
         encoding=encoding,
     )
-    return AuditInputs(chosen, institutions, tables)
+    return AuditInputs(chosen, institutions, tables, subjects is not None)
 
 
 def audit_files(

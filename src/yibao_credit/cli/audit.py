@@ -16,7 +16,7 @@ from yibao_credit.audit.compile import AuditPack, load_audit_pack
 from yibao_credit.audit.events import events_jsonl, hits_to_events, read_reviews, set_aside
 from yibao_credit.audit.hits import hits_jsonl, hits_table, summary, summary_table
 from yibao_credit.audit.plan import program
-from yibao_credit.audit.run import AuditResult, audit_files, read_institutions, select_rules
+from yibao_credit.audit.run import AuditResult, audit_files, select_rules
 from yibao_credit.cli.output import Output
 from yibao_credit.records.readers import UTF8
 
@@ -159,11 +159,7 @@ def _audit(args: argparse.Namespace) -> int:
         reviews, lines = (
             read_reviews(args.reviews, encoding=args.encoding) if args.reviews else ([], {})
         )
-        subjects = (
-            {s["id"] for s in read_institutions(args.subjects, args.encoding)}
-            if args.subjects
-            else None
-        )
+        subjects = result.subject_ids  # read once, by the run
         events = hits_to_events(
             result.hits, args.established or args.period_to, reviews, lines, args.reviews, subjects
         )
